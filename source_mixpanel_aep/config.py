@@ -1,0 +1,225 @@
+"""Typed connector configuration, built from the raw config dict.
+
+`spec.json` declares the shape (types, enums, minimums); `parse_config` is the one place that
+checks what a JSON schema can't (dates in order, a known timezone, base_url rules, project_id with
+a service account) and turns every mistake into a `config_error` that names the field and says how
+to fix it. Streams read a `MixpanelConfig`; nothing here knows about HTTP or records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, Sequence
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pendulum
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from tzlocal.windows_tz import win_tz  # CLDR's Windows -> IANA table, kept up to date by tzlocal
+
+REGION_HOSTS = {
+    "US": "https://data.mixpanel.com",
+    "EU": "https://data-eu.mixpanel.com",
+    "IN": "https://data-in.mixpanel.com",
+}
+AUTH_TYPES = ("service_account", "project_secret", "oauth_token")
+DEFAULT_START_DAYS_AGO = 30
+DEFAULT_DATE_WINDOW_DAYS = 30
+DEFAULT_LOOKBACK_DAYS = 5
+DEFAULT_TIMEOUT_SECONDS = 300
+_LOOPBACK_NAMES = {"localhost"}
+
+
+def config_error(field: str, problem: str, fix: str) -> AirbyteTracedException:
+    """A user's mistake: the message names the field and says what to do."""
+    message = f"Config field '{field}': {problem} {fix}".strip()
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    auth_type: str
+    username: Optional[str] = None
+    secret: Optional[str] = None
+    api_secret: Optional[str] = None
+    access_token: Optional[str] = None
+
+    def __repr__(self) -> str:  # never let a secret reach a log through repr()
+        return f"Credentials(auth_type={self.auth_type!r}, ...)"
+
+
+@dataclass(frozen=True)
+class MixpanelConfig:
+    credentials: Credentials
+    project_id: Optional[int]
+    region: str
+    base_url: str
+    project_timezone: str  # IANA name, resolved from whatever form the user gave
+    legacy_local_time: bool
+    start_date: dt.date  # in the read timezone
+    end_date: Optional[dt.date]
+    date_window_days: int
+    lookback_window_days: int
+    events: Sequence[str]
+    where: Optional[str]
+    request_timeout_seconds: int
+
+    @property
+    def read_timezone(self) -> ZoneInfo:
+        """The timezone Mixpanel reads from_date/to_date in: UTC, or the project's for legacy projects."""
+        return ZoneInfo(self.project_timezone) if self.legacy_local_time else ZoneInfo("UTC")
+
+    @property
+    def source_timezone(self) -> Optional[ZoneInfo]:
+        """The timezone raw `time` values are written in, None when they are already UTC."""
+        return ZoneInfo(self.project_timezone) if self.legacy_local_time else None
+
+    def today(self, now: Optional[dt.datetime] = None) -> dt.date:
+        now = now or dt.datetime.now(dt.timezone.utc)
+        return now.astimezone(self.read_timezone).date()
+
+
+def resolve_timezone(name: str) -> str:
+    """An IANA name for `name`, which may be IANA (`Europe/Paris`) or Windows-style (`Pacific Standard Time`)."""
+    candidate = win_tz.get(name.strip(), name.strip())
+    try:
+        ZoneInfo(candidate)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+        raise config_error(
+            "project_timezone",
+            f"'{name}' is not a known timezone.",
+            "Use the IANA name shown in Mixpanel's project settings (e.g. America/Los_Angeles) "
+            "or the Windows-style name AEP shows (e.g. Pacific Standard Time).",
+        ) from None
+    return candidate
+
+
+def _parse_day(field: str, value: Any, tz: ZoneInfo) -> dt.date:
+    if not isinstance(value, str) or not value.strip():
+        raise config_error(field, f"{value!r} is not a date.", "Use YYYY-MM-DD or RFC 3339, e.g. 2024-01-31.")
+    try:
+        parsed = pendulum.parse(value.strip(), strict=False)
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        raise config_error(field, f"'{value}' is not a valid date.", "Use YYYY-MM-DD or RFC 3339, e.g. 2024-01-31.") from None
+    if isinstance(parsed, pendulum.DateTime):
+        # An instant with an offset means that instant: its day is taken where Mixpanel reads days.
+        if len(value.strip()) <= 10:
+            return parsed.date()
+        return parsed.in_timezone(str(tz)).date()
+    if isinstance(parsed, pendulum.Date):
+        return dt.date(parsed.year, parsed.month, parsed.day)
+    raise config_error(field, f"'{value}' is not a date.", "Use YYYY-MM-DD or RFC 3339, e.g. 2024-01-31.")
+
+
+def _parse_credentials(raw: Any, project_id: Optional[int]) -> Credentials:
+    if not isinstance(raw, Mapping):
+        raise config_error("credentials", "is missing.", f"Set credentials.auth_type to one of {', '.join(AUTH_TYPES)} with its secret.")
+    auth_type = raw.get("auth_type")
+    required: Mapping[str, Sequence[str]] = {
+        "service_account": ("username", "secret"),
+        "project_secret": ("api_secret",),
+        "oauth_token": ("access_token",),
+    }
+    if auth_type not in required:
+        raise config_error("credentials.auth_type", f"{auth_type!r} is not supported.", f"Use one of {', '.join(AUTH_TYPES)}.")
+    for key in required[auth_type]:
+        value = raw.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise config_error(f"credentials.{key}", f"is missing or empty for {auth_type}.", f"Paste the {key} from Mixpanel's settings.")
+    if auth_type == "service_account" and project_id is None:
+        raise config_error("project_id", "is required with a service account.", "Set it to the numeric id in Mixpanel's Project Settings.")
+    return Credentials(**{key: raw.get(key) for key in ("auth_type", "username", "secret", "api_secret", "access_token")})
+
+
+def _check_base_url(value: Any) -> str:
+    fix = "Use https://host[:port][/path], or http:// only to 127.0.0.1, localhost or ::1."
+    if not isinstance(value, str) or not value.strip():
+        raise config_error("base_url", "is empty.", "Remove it to use the region's host. " + fix)
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise config_error("base_url", f"'{value}' is not an http(s) URL.", fix)
+    if parts.username or parts.password:
+        raise config_error("base_url", "must not contain a user name or password.", "Put credentials in the credentials field.")
+    if parts.query or parts.fragment:
+        raise config_error("base_url", "must not have a query string or fragment.", fix)
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise config_error("base_url", f"plain http to '{parts.hostname}' would send credentials unencrypted.", fix)
+    return value.strip().rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _int_field(raw: Mapping[str, Any], field: str, default: Optional[int], minimum: int) -> Optional[int]:
+    value = raw.get(field, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        else:
+            raise config_error(field, f"{value!r} is not a whole number.", f"Use an integer ≥ {minimum}.")
+    if value < minimum:
+        raise config_error(field, f"{value} is below {minimum}.", f"Use an integer ≥ {minimum}.")
+    return value
+
+
+def parse_config(raw: Mapping[str, Any], now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> MixpanelConfig:
+    """Check a raw config and return it typed; raise a config_error naming the field otherwise."""
+    if not isinstance(raw, Mapping):
+        raise config_error("config", "is not a JSON object.", "Pass a JSON object with at least credentials.")
+    project_id = _int_field(raw, "project_id", None, 1)
+    credentials = _parse_credentials(raw.get("credentials"), project_id)
+    region = raw.get("region") or "US"
+    if region not in REGION_HOSTS:
+        raise config_error("region", f"{region!r} is not a Mixpanel region.", "Use US, EU or IN.")
+    base_url = _check_base_url(raw["base_url"]) if raw.get("base_url") is not None else REGION_HOSTS[region]
+    tz_name = raw.get("project_timezone") or "UTC"
+    if not isinstance(tz_name, str):
+        raise config_error("project_timezone", f"{tz_name!r} is not a timezone name.", "Use e.g. America/Los_Angeles.")
+    project_timezone = resolve_timezone(tz_name)
+    legacy = raw.get("legacy_local_time", False)
+    if not isinstance(legacy, bool):
+        raise config_error("legacy_local_time", f"{legacy!r} is not true or false.", "Use true for projects created before 2023, else false.")
+    read_tz = ZoneInfo(project_timezone) if legacy else ZoneInfo("UTC")
+    today = now().astimezone(read_tz).date()
+    start_date = (
+        _parse_day("start_date", raw["start_date"], read_tz)
+        if raw.get("start_date") is not None
+        else today - dt.timedelta(days=DEFAULT_START_DAYS_AGO)
+    )
+    if start_date > today:
+        raise config_error("start_date", f"{start_date} is in the future (today is {today} in {read_tz}).", "Use a date on or before today.")
+    end_date = _parse_day("end_date", raw["end_date"], read_tz) if raw.get("end_date") is not None else None
+    if end_date is not None and end_date < start_date:
+        raise config_error("end_date", f"{end_date} is before start_date {start_date}.", "Use an end_date on or after start_date, or remove it.")
+    events = raw.get("events") or []
+    if not isinstance(events, list) or not all(isinstance(name, str) and name for name in events):
+        raise config_error("events", "must be a list of non-empty event names.", 'Use e.g. ["Sign up", "Items purchased"], or remove it.')
+    where = raw.get("where")
+    if where is not None and not isinstance(where, str):
+        raise config_error("where", f"{where!r} is not a string.", "Use a Mixpanel segmentation expression, or remove it.")
+    return MixpanelConfig(
+        credentials=credentials,
+        project_id=project_id,
+        region=region,
+        base_url=base_url,
+        project_timezone=project_timezone,
+        legacy_local_time=legacy,
+        start_date=start_date,
+        end_date=end_date,
+        date_window_days=_int_field(raw, "date_window_days", DEFAULT_DATE_WINDOW_DAYS, 1),
+        lookback_window_days=_int_field(raw, "lookback_window_days", DEFAULT_LOOKBACK_DAYS, 0),
+        events=tuple(events),
+        where=where or None,
+        request_timeout_seconds=_int_field(raw, "request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS, 1),
+    )
