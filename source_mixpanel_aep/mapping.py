@@ -1,0 +1,155 @@
+"""Raw Mixpanel export event -> XDM-shaped record, as AEP's Mixpanel mapping expects it.
+
+Pure functions only: no HTTP, no Airbyte protocol. A raw export line looks like
+    {"event":"Items purchased","properties":{"time":1652825148643,"distinct_id":"test@test.com",
+     "$insert_id":"935d87b1-00cd-41b7-be34-b9d98dd08b70","$mp_api_endpoint":"api.mixpanel.com",
+     "$mp_api_timestamp_ms":1652850348643,"item_id":"29066","item_name":"charger",
+     "item_price":"800.00","mp_processing_time_ms":1652850348702}}
+and becomes
+    {"_id": "935d87b1-...", "timestamp": "2022-05-17T22:05:48.643Z", "time": 1652825148,
+     "event_name": "Items purchased", "distinct_id": "test@test.com", "insert_id": "935d87b1-...",
+     ..., "properties": {<every other property, original name and value>}}
+
+Rules a user can rely on:
+- A promoted property (distinct_id, $insert_id, ...) leaves `properties` when its value fits its
+  typed column as is. When it had to be converted (a number item_price becomes "800.0") or could
+  not be (a list distinct_id becomes null), the original also stays in `properties`: nothing is lost.
+- Legacy projects (created before 2023) store wall-clock time in the project timezone. It is
+  converted to UTC with the offset in force at that wall-clock time. An ambiguous time (the hour
+  repeated when DST ends) is read as its first occurrence (the DST one, the earlier instant); a
+  time that never existed (the hour skipped when DST starts) is read with the offset in force
+  before the change, so it lands that many minutes later in UTC. This is Python's `fold=0`.
+- `_id` is `$insert_id`; without one, a hash of the whole raw event, so the same event always gets
+  the same `_id` and downstream deduplication still works.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import orjson
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_MISSING = object()
+
+
+class UnmappableEvent(ValueError):
+    """The event cannot become a valid record (no name, no properties object, no usable time)."""
+
+
+def _as_string(value: Any) -> Tuple[Optional[str], bool]:
+    """(column value, exact): AEP types these columns as strings, so numbers become their text."""
+    if isinstance(value, str):
+        return value, True
+    if isinstance(value, bool):
+        return ("true" if value else "false"), False
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value), False
+    return None, value is None
+
+
+def _as_integer(value: Any) -> Tuple[Optional[int], bool]:
+    if isinstance(value, bool):
+        return None, False
+    if isinstance(value, int):
+        return value, True
+    if isinstance(value, float) and value.is_integer():
+        return int(value), False
+    if isinstance(value, str):
+        try:
+            return int(value.strip()), False
+        except ValueError:
+            return None, False
+    return None, value is None
+
+
+def _as_boolean(value: Any) -> Tuple[Optional[bool], bool]:
+    if isinstance(value, bool):
+        return value, True
+    return None, value is None
+
+
+# raw property name -> (record column, converter)
+PROMOTED: Dict[str, Tuple[str, Callable[[Any], Tuple[Any, bool]]]] = {
+    "distinct_id": ("distinct_id", _as_string),
+    "$insert_id": ("insert_id", _as_string),
+    "$mp_api_endpoint": ("mp_api_endpoint", _as_string),
+    "$import": ("import", _as_boolean),
+    "$mp_api_timestamp_ms": ("mp_api_timestamp_ms", _as_integer),
+    "mp_processing_time_ms": ("mp_processing_time_ms", _as_integer),
+    "item_id": ("item_id", _as_string),
+    "item_name": ("item_name", _as_string),
+    "item_price": ("item_price", _as_string),
+}
+_PROMOTED_ITEMS = tuple(PROMOTED.items())
+
+
+def event_time_ms(raw_time: Any, *, time_in_ms: bool) -> int:
+    """The raw `time` property as integer milliseconds (floored), whatever unit it was sent in."""
+    if raw_time is _MISSING:
+        raise UnmappableEvent("properties.time is missing")
+    if isinstance(raw_time, bool) or not isinstance(raw_time, (int, float)):
+        raise UnmappableEvent(f"properties.time is a {type(raw_time).__name__}, not a number")
+    if isinstance(raw_time, float) and not math.isfinite(raw_time):
+        raise UnmappableEvent("properties.time is not a finite number")
+    if time_in_ms:
+        return raw_time if isinstance(raw_time, int) else int(raw_time // 1)
+    return int(raw_time * 1000 // 1) if isinstance(raw_time, float) else raw_time * 1000
+
+
+def local_ms_to_utc_ms(local_ms: int, zone: dt.tzinfo) -> int:
+    """Legacy wall-clock milliseconds in `zone` -> true UTC milliseconds (fold=0, see module docs)."""
+    wall = _EPOCH + dt.timedelta(milliseconds=local_ms)
+    offset = wall.replace(tzinfo=zone).utcoffset() or dt.timedelta(0)
+    return local_ms - (offset.days * 86_400_000 + offset.seconds * 1000 + offset.microseconds // 1000)
+
+
+def iso_timestamp(utc_ms: int) -> str:
+    """UTC milliseconds -> ISO 8601 with milliseconds and Z: 2022-05-17T22:05:48.643Z."""
+    return (_EPOCH + dt.timedelta(milliseconds=utc_ms)).isoformat(timespec="milliseconds") + "Z"
+
+
+def content_id(raw: Dict[str, Any]) -> str:
+    """A stable id for an event without $insert_id: a hash of its canonical JSON."""
+    try:
+        canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits: the stdlib serialises anything JSON parsed
+        canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
+def to_record(raw: Any, *, time_in_ms: bool = True, source_timezone: Optional[dt.tzinfo] = None) -> Dict[str, Any]:
+    """Map one parsed export line to a record; raise UnmappableEvent with the reason otherwise."""
+    if not isinstance(raw, dict):
+        raise UnmappableEvent(f"the line is a JSON {type(raw).__name__}, not an object")
+    name = raw.get("event")
+    if isinstance(name, (int, float)) and not isinstance(name, bool):
+        name = str(name)
+    if not isinstance(name, str) or not name:
+        raise UnmappableEvent("the event has no name ('event' is missing or empty)")
+    properties = raw.get("properties")
+    if not isinstance(properties, dict):
+        raise UnmappableEvent("the event has no 'properties' object")
+    rest = dict(properties)
+    ms = event_time_ms(rest.pop("time", _MISSING), time_in_ms=time_in_ms)
+    if source_timezone is not None:
+        ms = local_ms_to_utc_ms(ms, source_timezone)
+    try:
+        timestamp = iso_timestamp(ms)
+    except OverflowError:
+        raise UnmappableEvent(f"properties.time {ms} ms is outside the years 1-9999") from None
+    record: Dict[str, Any] = {"_id": None, "timestamp": timestamp, "time": ms // 1000, "event_name": name}
+    for raw_key, (column, convert) in _PROMOTED_ITEMS:
+        value = rest.pop(raw_key, None)
+        converted, exact = convert(value)
+        record[column] = converted
+        if not exact:
+            rest[raw_key] = value
+    insert_id = record["insert_id"]
+    record["_id"] = insert_id if insert_id else content_id(raw)
+    record["properties"] = rest
+    return record
