@@ -1,0 +1,164 @@
+"""Streamed export body -> JSON values, one per event, in constant memory.
+
+Pure: byte chunks in, parsed values out; nothing here knows about HTTP or Airbyte. What the export
+API sends in practice, and what happens to it:
+- blank lines, CRLF line endings: skipped / tolerated;
+- a record split across two (or more) lines: rejoined, reported through `on_repair`;
+- `NaN`, integers beyond 64 bits, invalid UTF-8: parsed by the tolerant standard-library path,
+  reported through `on_repair` (NaN becomes null, bad bytes become U+FFFD);
+- a final `terminated early` line: `TerminatedEarly`, the window is incomplete;
+- a gzip body cut before its trailer: `TruncatedBody`;
+- a line that no rejoining can parse: `MalformedLine` with its line number.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any, Callable, Iterable, Iterator, List, Optional
+
+import orjson
+
+MAX_LINE_BYTES = 256 * 1024 * 1024  # a line longer than this is not an event, whatever it is
+MAX_JOINED_LINES = 8  # how many physical lines one split record may span
+_DECOMPRESS_PIECE = 1024 * 1024  # bounds what one small gzip chunk may inflate to at once
+TERMINATED_EARLY = b"terminated early"
+
+
+class BodyError(Exception):
+    """The body is incomplete or unreadable: the window must be read again."""
+
+
+class TerminatedEarly(BodyError):
+    def __init__(self, line_no: int):
+        super().__init__(f"the server cut the export short ('terminated early' at line {line_no})")
+        self.line_no = line_no
+
+
+class TruncatedBody(BodyError):
+    pass
+
+
+class MalformedLine(BodyError):
+    def __init__(self, line_no: int, line: bytes, reason: str):
+        excerpt = line[:120].decode("utf-8", "replace")
+        super().__init__(f"line {line_no} is not valid JSON ({reason}): {excerpt!r}{'...' if len(line) > 120 else ''}")
+        self.line_no = line_no
+
+
+def gunzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Inflate a gzip stream chunk by chunk; raise TruncatedBody if it ends before its trailer."""
+    inflater = zlib.decompressobj(wbits=31)
+    for chunk in chunks:
+        data = chunk
+        while data:
+            try:
+                out = inflater.decompress(data, _DECOMPRESS_PIECE)
+            except zlib.error as error:
+                raise TruncatedBody(f"the gzip body is corrupt ({error})") from None
+            if out:
+                yield out
+            if inflater.eof and inflater.unused_data:  # a second gzip member follows
+                data = inflater.unused_data
+                inflater = zlib.decompressobj(wbits=31)
+            else:
+                data = inflater.unconsumed_tail
+    tail = inflater.flush()
+    if tail:
+        yield tail
+    if not inflater.eof:
+        raise TruncatedBody("the gzip body ended before its end marker (truncated response)")
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Chunks -> lines without their b"\\n" (a trailing b"\\r" is left for the parser, which ignores it)."""
+    pending: List[bytes] = []
+    pending_size = 0
+    for chunk in chunks:
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size > MAX_LINE_BYTES:
+                raise MalformedLine(0, b"".join(pending[:1]), f"a line longer than {MAX_LINE_BYTES} bytes")
+            continue
+        if pending:
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
+            pending, pending_size = [], 0
+        last = lines.pop()
+        if last:
+            pending, pending_size = [last], len(last)
+        yield from lines
+    if pending:
+        yield b"".join(pending)
+
+
+_FAILED = object()
+
+
+def _tolerant_loads(line: bytes, repairs: List[str]) -> Any:
+    """The standard library's parser: slower, but takes NaN, huge integers and bad UTF-8."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        text = line.decode("utf-8", "replace")
+        repairs.append("invalid UTF-8 bytes replaced by U+FFFD")
+
+    def constant(name: str) -> None:
+        repairs.append(f"{name} replaced by null")
+        return None
+
+    try:
+        return json.loads(text, parse_constant=constant)
+    except (ValueError, RecursionError):
+        return _FAILED
+
+
+def parse_lines(lines: Iterable[bytes], on_repair: Optional[Callable[[int, str], None]] = None) -> Iterator[Any]:
+    """Lines -> parsed JSON values. Fast path: orjson; anything it rejects gets a closer look."""
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+    start_no = 0  # line number where the pending (split) record starts
+    pending: List[bytes] = []
+    line_no = 0
+    for line_no, line in enumerate(lines, 1):
+        if not pending:
+            try:
+                yield loads(line)
+                continue
+            except decode_error:
+                pass
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if stripped == TERMINATED_EARLY:
+                raise TerminatedEarly(line_no)
+            repairs: List[str] = []
+            value = _tolerant_loads(stripped, repairs)
+            if value is not _FAILED:
+                if on_repair and repairs:
+                    on_repair(line_no, "; ".join(repairs))
+                yield value
+                continue
+            start_no, pending = line_no, [stripped]
+            continue
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped == TERMINATED_EARLY:
+            raise TerminatedEarly(line_no)
+        pending.append(stripped)
+        repairs = []
+        value = _tolerant_loads(b"".join(pending), repairs)
+        if value is not _FAILED:
+            if on_repair:
+                on_repair(start_no, "; ".join([f"record split across {len(pending)} lines rejoined"] + repairs))
+            pending = []
+            yield value
+            continue
+        if _tolerant_loads(stripped, []) is not _FAILED or len(pending) >= MAX_JOINED_LINES:
+            # The next line stands on its own, so the pending one was not the start of a split record.
+            raise MalformedLine(start_no, pending[0], "no following line completes it")
+    if pending:
+        raise MalformedLine(start_no, pending[0], "the body ends inside it")
