@@ -1,0 +1,3 @@
+from .export import ExportStream
+
+__all__ = ["ExportStream"]
