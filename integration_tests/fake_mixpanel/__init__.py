@@ -1,0 +1,60 @@
+"""Fake Mixpanel raw event export API (``GET /api/2.0/export``) for tests, demo and benchmark.
+
+Standard library only.  Typical use::
+
+    with FakeMixpanel(events_per_day=1000, days=[date(2024, 3, 1)], today=date(2024, 3, 5)) as fake:
+        config = {"api_url": fake.url, "project_id": FAKE_PROJECT_ID, ...}
+        ...
+        assert [r.status for r in fake.requests] == [200]
+
+Credentials it accepts (anything else is 401 "Invalid credentials"):
+  * ``Basic base64(FAKE_SA_USERNAME:FAKE_SA_SECRET)`` with ``project_id=FAKE_PROJECT_ID``
+    (no project_id -> 400, another id -> 403);
+  * ``Basic base64(FAKE_PROJECT_SECRET:)`` (empty password), project_id optional;
+  * ``Bearer FAKE_OAUTH_TOKEN``, project_id optional.
+A given project_id other than FAKE_PROJECT_ID is 403 with any credentials.
+
+Faults, queued with ``add_fault(kind, times=1, **options)``; each export request consumes the
+first pending one (even a request then rejected for auth or params):
+  * ``status``: ``status`` (default 500), ``headers`` (e.g. {"Retry-After": "1"}), ``body``
+    (dict -> JSON, str/bytes -> text; default {"error": "..."}), ``content_type``.  Sent before
+    any auth or parameter check; nothing else is sent.
+  * ``reset``: ``after_bytes`` body bytes (uncompressed; default half of a body under 4000 bytes,
+    else 2000) are sent, then the connection is shut down mid-body without the last chunk.
+    ``rst=True`` sends a TCP RST instead of a FIN (data not yet read by the client may be lost).
+  * ``stall``: ``after_bytes`` (same default) then ``seconds`` (default 30) of silence with the
+    connection open, then the rest of the body.  ``stop()`` ends the stall at once.
+  * ``terminated_early``: ``after_events`` lines (default half) then a final ``terminated early``
+    line (``trailing_newline=True``), then a normal end of response.
+  * ``split_line``: the line at ``event_index`` (default 0) gets a "\\n" in its middle.
+  * ``malformed``: the line at ``event_index`` (default 0) is replaced by
+    ``{"event": "broken", "properties": {``.
+  * ``blank_lines``: an empty line after every line.   ``crlf``: "\\r\\n" line endings.
+  * ``truncated_gzip``: the gzip stream ends without its final block and trailer (all data so far is
+    sync-flushed, so it decodes); ``after_bytes`` ends it early.  Only when the client accepts gzip
+    (then forced even under gzip_min_bytes or with gzip_enabled=False); otherwise ``after_bytes``
+    simply truncates the plain body.
+  * ``no_charset``: ``Content-Type: text/plain`` without charset.
+Every kind also accepts ``no_charset=True``, ``crlf=True`` and ``blank_lines=True``.
+Line indexes count body lines after filtering and ``limit`` (raw lines included).
+
+Run ``python -m integration_tests.fake_mixpanel --help`` for the command-line server.
+"""
+
+from .events import event_lines, generate_events
+from .server import (
+    FAKE_OAUTH_TOKEN,
+    FAKE_PROJECT_ID,
+    FAKE_PROJECT_SECRET,
+    FAKE_SA_SECRET,
+    FAKE_SA_USERNAME,
+    FAULT_KINDS,
+    MALFORMED_LINE,
+    FakeMixpanel,
+    RecordedRequest,
+)
+
+__all__ = [
+    "FAKE_OAUTH_TOKEN", "FAKE_PROJECT_ID", "FAKE_PROJECT_SECRET", "FAKE_SA_SECRET", "FAKE_SA_USERNAME",
+    "FAULT_KINDS", "MALFORMED_LINE", "FakeMixpanel", "RecordedRequest", "event_lines", "generate_events",
+]
