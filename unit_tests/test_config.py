@@ -1,0 +1,228 @@
+"""parse_config: defaults, regions, timezones, and one config_error naming the field for each mistake."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_mixpanel_aep.config import parse_config
+
+NOW = dt.datetime(2024, 6, 15, 3, 0, tzinfo=dt.timezone.utc)  # still 2024-06-14 in Los Angeles
+SA_USER, SA_SECRET, API_SECRET, TOKEN, URL_PASSWORD = "sa-user.1.mp", "sa-secret-9f8e7d", "proj-secret-1a2b3c", "oauth-tok-4d5e6f", "url-pw-7g8h"
+UTC_NAMES = ("UTC", "Etc/UTC")  # tzlocal's CLDR table maps "UTC" to Etc/UTC; both are UTC
+SECRETS = (SA_SECRET, API_SECRET, TOKEN, URL_PASSWORD)
+
+
+def service_account(**overrides):
+    return {"auth_type": "service_account", "username": SA_USER, "secret": SA_SECRET, **overrides}
+
+
+def config(**overrides):
+    raw = {"credentials": service_account(), "project_id": 2195193}
+    raw.update(overrides)
+    return {key: value for key, value in raw.items() if value is not DROP}
+
+
+DROP = object()
+
+
+def parse(raw):
+    return parse_config(raw, now=lambda: NOW)
+
+
+def test_given_only_credentials_then_defaults_apply():
+    parsed = parse(config())
+    assert parsed.region == "US"
+    assert parsed.base_url == "https://data.mixpanel.com"
+    assert parsed.project_timezone in UTC_NAMES
+    assert parsed.legacy_local_time is False
+    assert parsed.date_window_days == 30
+    assert parsed.lookback_window_days == 5
+    assert parsed.start_date == dt.date(2024, 5, 16)
+    assert parsed.end_date is None
+    assert parsed.events == ()
+    assert parsed.where is None
+    assert parsed.project_id == 2195193
+
+
+@pytest.mark.parametrize(
+    "region, host",
+    [("US", "https://data.mixpanel.com"), ("EU", "https://data-eu.mixpanel.com"), ("IN", "https://data-in.mixpanel.com")],
+    ids=["us", "eu", "in"],
+)
+def test_each_region_has_its_host(region, host):
+    assert parse(config(region=region)).base_url == host
+
+
+@pytest.mark.parametrize(
+    "base_url, expected",
+    [
+        ("https://proxy.example.com/mixpanel/", "https://proxy.example.com/mixpanel"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://localhost:9000/", "http://localhost:9000"),
+        ("http://[::1]:9000", "http://[::1]:9000"),
+    ],
+    ids=["https-any-host", "http-ipv4-loopback", "http-localhost", "http-ipv6-loopback"],
+)
+def test_base_url_overrides_the_region_host(base_url, expected):
+    assert parse(config(region="EU", base_url=base_url)).base_url == expected
+
+
+@pytest.mark.parametrize(
+    "given, iana",
+    [
+        ("Pacific Standard Time", "America/Los_Angeles"),
+        ("W. Europe Standard Time", "Europe/Berlin"),
+        ("America/Los_Angeles", "America/Los_Angeles"),
+        ("Europe/Paris", "Europe/Paris"),
+        (" Asia/Kolkata ", "Asia/Kolkata"),
+        ("UTC", UTC_NAMES),
+    ],
+    ids=["windows-pacific", "windows-w-europe", "iana-la", "iana-paris", "iana-padded", "utc"],
+)
+def test_timezone_names_resolve_to_iana(given, iana):
+    resolved = parse(config(project_timezone=given)).project_timezone
+    assert resolved in iana if isinstance(iana, tuple) else resolved == iana
+
+
+def test_given_not_legacy_then_days_are_read_in_utc_and_times_are_utc():
+    parsed = parse(config(project_timezone="Pacific Standard Time"))
+    assert parsed.read_timezone == ZoneInfo("UTC")
+    assert parsed.source_timezone is None
+    assert parsed.today(NOW) == dt.date(2024, 6, 15)
+
+
+def test_given_legacy_local_time_then_days_and_times_are_in_the_project_timezone():
+    parsed = parse(config(project_timezone="Pacific Standard Time", legacy_local_time=True))
+    assert parsed.read_timezone == ZoneInfo("America/Los_Angeles")
+    assert parsed.source_timezone == ZoneInfo("America/Los_Angeles")
+    assert parsed.today(NOW) == dt.date(2024, 6, 14)
+    assert parsed.start_date == dt.date(2024, 5, 15)
+
+
+@pytest.mark.parametrize(
+    "legacy, value, day",
+    [
+        (False, "2024-01-31", dt.date(2024, 1, 31)),
+        (True, "2024-01-31", dt.date(2024, 1, 31)),
+        (False, "2024-01-31T23:30:00-08:00", dt.date(2024, 2, 1)),
+        (True, "2024-01-31T23:30:00-08:00", dt.date(2024, 1, 31)),
+        (True, "2024-02-01T05:00:00Z", dt.date(2024, 1, 31)),
+    ],
+    ids=["date-utc", "date-legacy", "instant-read-in-utc", "instant-read-in-la", "utc-instant-read-in-la"],
+)
+def test_start_date_forms(legacy, value, day):
+    parsed = parse(config(start_date=value, legacy_local_time=legacy, project_timezone="America/Los_Angeles"))
+    assert parsed.start_date == day
+
+
+def test_explicit_fields_are_kept():
+    parsed = parse(
+        config(start_date="2024-01-01", end_date="2024-03-31", date_window_days=7, lookback_window_days=0, events=["Sign up", "Items purchased"], where='properties["$os"] == "iOS"')
+    )
+    assert (parsed.start_date, parsed.end_date) == (dt.date(2024, 1, 1), dt.date(2024, 3, 31))
+    assert (parsed.date_window_days, parsed.lookback_window_days) == (7, 0)
+    assert parsed.events == ("Sign up", "Items purchased")
+    assert parsed.where == 'properties["$os"] == "iOS"'
+
+
+@pytest.mark.parametrize(
+    "credentials, project_id",
+    [
+        (service_account(), 1),
+        ({"auth_type": "project_secret", "api_secret": API_SECRET}, DROP),
+        ({"auth_type": "oauth_token", "access_token": TOKEN}, DROP),
+    ],
+    ids=["service-account", "project-secret-without-project-id", "oauth-token-without-project-id"],
+)
+def test_each_auth_form_is_accepted_and_its_repr_hides_the_secret(credentials, project_id):
+    parsed = parse(config(credentials=credentials, project_id=project_id))
+    assert parsed.credentials.auth_type == credentials["auth_type"]
+    assert not any(secret in repr(parsed.credentials) for secret in SECRETS)
+
+
+BAD_CONFIGS = [
+    ("credentials", config(credentials=DROP)),
+    ("credentials", config(credentials="sa-secret-9f8e7d")),
+    ("credentials.auth_type", config(credentials=service_account(auth_type="password"))),
+    ("credentials.username", config(credentials=service_account(username=DROP))),
+    ("credentials.secret", config(credentials=service_account(secret=DROP))),
+    ("credentials.secret", config(credentials=service_account(secret="   "))),
+    ("credentials.api_secret", config(credentials={"auth_type": "project_secret"})),
+    ("credentials.access_token", config(credentials={"auth_type": "oauth_token", "access_token": ""})),
+    ("project_id", config(project_id=DROP)),
+    ("project_id", config(project_id="two")),
+    ("project_id", config(project_id=0)),
+    ("region", config(region="APAC")),
+    ("project_timezone", config(project_timezone="Mars/Olympus_Mons")),
+    ("project_timezone", config(project_timezone="Pacific Standard Tme")),
+    ("end_date", config(start_date="2024-03-01", end_date="2024-02-29")),
+    ("start_date", config(start_date="2024-06-16")),
+    ("start_date", config(start_date="2024-06-15", legacy_local_time=True, project_timezone="America/Los_Angeles")),
+    ("start_date", config(start_date="2024-13-01")),
+    ("start_date", config(start_date="2024-02-30")),
+    ("start_date", config(start_date="yesterday")),
+    ("start_date", config(start_date=20240101)),
+    ("end_date", config(end_date="not-a-date")),
+    ("date_window_days", config(date_window_days=0)),
+    ("date_window_days", config(date_window_days=-7)),
+    ("date_window_days", config(date_window_days=1.5)),
+    ("lookback_window_days", config(lookback_window_days=-1)),
+    ("base_url", config(base_url="http://data.mixpanel.com")),
+    ("base_url", config(base_url="http://10.0.0.5:8080")),
+    ("base_url", config(base_url=f"https://user:{URL_PASSWORD}@data.mixpanel.com")),
+    ("base_url", config(base_url="https://data.mixpanel.com/?project_id=1")),
+    ("base_url", config(base_url="data.mixpanel.com")),
+    ("base_url", config(base_url="")),
+    ("events", config(events="Sign up")),
+    ("events", config(events=["Sign up", ""])),
+    ("where", config(where=["a"])),
+    ("legacy_local_time", config(legacy_local_time="yes")),
+]
+BAD_IDS = [
+    "missing-credentials", "credentials-not-object", "unknown-auth-type", "missing-username", "missing-secret",
+    "blank-secret", "missing-api-secret", "empty-access-token", "service-account-without-project-id",
+    "project-id-not-number", "project-id-zero", "unknown-region", "unknown-iana-timezone", "misspelt-windows-timezone",
+    "end-before-start", "start-in-future-utc", "start-in-future-la", "malformed-month", "malformed-day",
+    "malformed-word", "date-not-string", "malformed-end", "zero-window", "negative-window", "fractional-window",
+    "negative-lookback", "http-to-remote-host", "http-to-private-ip", "base-url-with-user-pass",
+    "base-url-with-query", "base-url-without-scheme", "base-url-empty", "events-not-list", "events-empty-name",
+    "where-not-string", "legacy-not-bool",
+]
+
+
+def assert_config_error_naming(field, raw):
+    with pytest.raises(AirbyteTracedException) as raised:
+        parse(raw)
+    error = raised.value
+    assert error.failure_type == FailureType.config_error
+    assert f"'{field}'" in error.message, error.message
+    assert "Traceback" not in error.message
+    leaked = [secret for secret in SECRETS if secret in error.message or secret in (error.internal_message or "")]
+    assert not leaked, error.message
+
+
+@pytest.mark.parametrize("field, raw", BAD_CONFIGS, ids=BAD_IDS)
+def test_bad_config_raises_a_config_error_naming_the_field_without_secrets(field, raw):
+    assert_config_error_naming(field, raw)
+
+
+def test_given_a_non_object_config_then_config_error():
+    assert_config_error_naming("config", ["credentials"])
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the scheme/host check runs before the user:pass check and echoes the whole base_url, password included")
+@pytest.mark.parametrize(
+    "base_url",
+    [f"ftp://user:{URL_PASSWORD}@data.mixpanel.com", f"https://user:{URL_PASSWORD}@/export"],
+    ids=["non-http-scheme", "no-host"],
+)
+def test_given_base_url_with_password_and_another_mistake_then_the_password_is_not_echoed(base_url):
+    assert_config_error_naming("base_url", config(base_url=base_url))
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: _int_field accepts '--5' via lstrip('-').isdigit() and int('--5') raises a bare ValueError")
+def test_given_a_doubly_negative_string_window_then_config_error():
+    assert_config_error_naming("date_window_days", config(date_window_days="--5"))
