@@ -202,7 +202,7 @@ def test_status_faults_are_fifo_and_counted(fake):
 def test_reset_cuts_the_body_mid_stream(fake, rst):
     fake.add_fault("reset", after_bytes=1000, rst=rst)
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        export(fake).content
+        _ = export(fake).content
     assert fake.requests[-1].body_bytes == 1000
     assert export(fake).status_code == 200  # the next request is served normally
 
@@ -212,7 +212,7 @@ def test_stall_triggers_client_timeout_and_does_not_block_stop():
     fake.add_fault("stall", after_bytes=100, seconds=60)
     r = export(fake, stream=True, timeout=0.5)
     with pytest.raises(requests.exceptions.ConnectionError):
-        r.content
+        _ = r.content
     started = time.monotonic()
     fake.stop()
     assert time.monotonic() - started < 3

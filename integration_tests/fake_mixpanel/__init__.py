@@ -42,7 +42,7 @@ Run ``python -m integration_tests.fake_mixpanel --help`` for the command-line se
 """
 
 from .events import event_lines, generate_events
-from .server import (
+from .handler import (
     FAKE_OAUTH_TOKEN,
     FAKE_PROJECT_ID,
     FAKE_PROJECT_SECRET,
@@ -50,9 +50,9 @@ from .server import (
     FAKE_SA_USERNAME,
     FAULT_KINDS,
     MALFORMED_LINE,
-    FakeMixpanel,
     RecordedRequest,
 )
+from .server import FakeMixpanel
 
 __all__ = [
     "FAKE_OAUTH_TOKEN", "FAKE_PROJECT_ID", "FAKE_PROJECT_SECRET", "FAKE_SA_SECRET", "FAKE_SA_USERNAME",

@@ -13,7 +13,8 @@ import signal
 import sys
 import threading
 
-from .server import FAKE_PROJECT_ID, FAKE_SA_SECRET, FAKE_SA_USERNAME, FakeMixpanel
+from .handler import FAKE_PROJECT_ID, FAKE_SA_SECRET, FAKE_SA_USERNAME
+from .server import FakeMixpanel
 
 
 def main(argv: list[str] | None = None) -> int:
