@@ -1,0 +1,215 @@
+"""Streamed export body -> JSON values (source_mixpanel_aep.jsonl)."""
+
+import gzip
+import os
+import random
+
+import pytest
+
+from source_mixpanel_aep.jsonl import MalformedLine, TerminatedEarly, TruncatedBody, gunzip, parse_lines, split_lines
+
+CHUNK_SIZES = [1, 7, 4096]
+CHUNK_IDS = ["1-byte-chunks", "7-byte-chunks", "4096-byte-chunks"]
+
+
+def chunked(body, size):
+    return [body[i : i + size] for i in range(0, len(body), size)]
+
+
+def line(name, **properties):
+    props = ",".join(f'"{key}":{value}' for key, value in {"time": 1700000000000, **properties}.items())
+    return f'{{"event":"{name}","properties":{{{props}}}}}'.encode()
+
+
+def parse(body, size=4096):
+    """Runs the pipeline; returns (values, repairs as (line_no, message))."""
+    repairs = []
+    values = list(parse_lines(split_lines(chunked(body, size)), on_repair=lambda no, what: repairs.append((no, what))))
+    return values, repairs
+
+
+BODY = b"\n".join([line("Sign up", distinct_id='"u1"'), line("Café ☕"), line("Items purchased", item_price='"800.00"')]) + b"\n"
+
+
+@pytest.mark.parametrize("size", CHUNK_SIZES, ids=CHUNK_IDS)
+def test_split_lines_is_independent_of_chunk_boundaries(size):
+    assert list(split_lines(chunked(BODY, size))) == BODY.split(b"\n")[:-1]
+
+
+@pytest.mark.parametrize("size", CHUNK_SIZES, ids=CHUNK_IDS)
+def test_parsed_events_are_independent_of_chunk_boundaries(size):
+    values, repairs = parse(BODY, size)
+    assert [value["event"] for value in values] == ["Sign up", "Café ☕", "Items purchased"]
+    assert repairs == []
+
+
+def test_split_lines_keeps_a_last_line_without_newline_and_tolerates_empty_chunks():
+    assert list(split_lines([b"a\nb", b"", b"c", b"\n", b"d"])) == [b"a", b"bc", b"d"]
+
+
+def test_empty_body_has_no_events():
+    assert parse(b"") == ([], [])
+
+
+@pytest.mark.parametrize("size", CHUNK_SIZES, ids=CHUNK_IDS)
+def test_crlf_line_endings_are_tolerated(size):
+    values, repairs = parse(BODY.replace(b"\n", b"\r\n"), size)
+    assert [value["event"] for value in values] == ["Sign up", "Café ☕", "Items purchased"]
+    assert repairs == []
+
+
+def test_blank_and_whitespace_lines_are_skipped():
+    body = b"\n\n" + line("a") + b"\n   \n\r\n\t\n" + line("b") + b"\n\n"
+    values, repairs = parse(body)
+    assert [value["event"] for value in values] == ["a", "b"]
+    assert repairs == []
+
+
+@pytest.mark.parametrize("size", CHUNK_SIZES, ids=CHUNK_IDS)
+def test_a_record_split_across_two_lines_is_rejoined_and_reported(size):
+    whole = line("Split", distinct_id='"u9"', item_name='"charger"')
+    cut = whole.index(b'"item_name"')
+    body = line("before") + b"\n" + whole[:cut] + b"\n" + whole[cut:] + b"\n" + line("after") + b"\n"
+    values, repairs = parse(body, size)
+    assert [value["event"] for value in values] == ["before", "Split", "after"]
+    assert values[1]["properties"] == {"time": 1700000000000, "distinct_id": "u9", "item_name": "charger"}
+    assert len(repairs) == 1 and repairs[0][0] == 2 and "split across 2 lines" in repairs[0][1]
+
+
+def test_a_record_split_across_three_lines_is_rejoined():
+    whole = line("Split", a="1", b="2")
+    body = whole[:10] + b"\n" + whole[10:30] + b"\r\n" + whole[30:] + b"\n"
+    values, repairs = parse(body)
+    assert values == [{"event": "Split", "properties": {"time": 1700000000000, "a": 1, "b": 2}}]
+    assert repairs == [(1, "record split across 3 lines rejoined")]
+
+
+def test_nan_becomes_null_and_is_reported():
+    values, repairs = parse(line("a") + b"\n" + line("n", score="NaN", other="1") + b"\n")
+    assert values[1]["properties"] == {"time": 1700000000000, "score": None, "other": 1}
+    assert repairs == [(2, "NaN replaced by null")]
+
+
+@pytest.mark.parametrize("big", [2**64 - 1, -(2**63)], ids=["u64-max", "i64-min"])
+def test_integers_within_64_bits_are_kept_exactly(big):
+    values, _ = parse(line("big", n=str(big)))
+    assert values[0]["properties"]["n"] == big and isinstance(values[0]["properties"]["n"], int)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: orjson does not reject integers beyond 64 bits, it returns a float, so the tolerant exact path is never taken: 2**70 -> 1.1805916207174113e+21")
+@pytest.mark.parametrize("big", [2**70, -(2**70), 2**64], ids=["2**70", "minus-2**70", "2**64"])
+def test_integers_beyond_64_bits_are_kept_exactly(big):
+    values, _ = parse(line("big", n=str(big)))
+    assert values[0]["properties"]["n"] == big and isinstance(values[0]["properties"]["n"], int)
+
+
+def test_invalid_utf8_is_replaced_and_reported():
+    bad = b'{"event":"bad","properties":{"time":1,"name":"caf\xe9 \xff"}}'
+    values, repairs = parse(line("ok") + b"\n" + bad + b"\n")
+    assert values[1]["properties"]["name"] == "caf\ufffd \ufffd"
+    assert repairs == [(2, "invalid UTF-8 bytes replaced by U+FFFD")]
+
+
+def test_duplicate_keys_last_one_wins():
+    values, _ = parse(b'{"event":"a","event":"b","properties":{"time":1,"x":1,"x":2}}\n')
+    assert values == [{"event": "b", "properties": {"time": 1, "x": 2}}]
+
+
+def test_duplicate_keys_last_one_wins_on_the_tolerant_path_too():
+    values, repairs = parse(b'{"event":"a","event":"b","properties":{"time":NaN,"x":1,"x":2}}\n')
+    assert values == [{"event": "b", "properties": {"time": None, "x": 2}}]
+    assert repairs
+
+
+@pytest.mark.parametrize(
+    "tail, line_no",
+    [(b"terminated early\n", 3), (b"terminated early", 3), (b"  terminated early\r\n", 3), (b"\nterminated early\n", 4)],
+    ids=["with-newline", "without-newline", "padded-crlf", "after-blank-line"],
+)
+def test_terminated_early_raises_after_the_complete_lines(tail, line_no):
+    body = line("a") + b"\n" + line("b") + b"\n" + tail
+    seen = []
+    with pytest.raises(TerminatedEarly) as raised:
+        for value in parse_lines(split_lines(chunked(body, 7))):
+            seen.append(value["event"])
+    assert seen == ["a", "b"]
+    assert raised.value.line_no == line_no
+
+
+def test_terminated_early_after_a_dangling_partial_line_still_raises_terminated_early():
+    body = line("a") + b"\n" + line("b")[:15] + b"\nterminated early\n"
+    with pytest.raises(TerminatedEarly):
+        parse(body)
+
+
+def test_an_unrepairable_line_followed_by_a_good_one_raises_malformed_line_with_its_number():
+    body = line("a") + b"\n\n" + b'{"event":"broken", oops}' + b"\n" + line("b") + b"\n"
+    with pytest.raises(MalformedLine) as raised:
+        parse(body)
+    assert raised.value.line_no == 3
+    assert "oops" in str(raised.value)
+
+
+def test_an_unrepairable_last_line_raises_malformed_line_with_its_number():
+    body = line("a") + b"\n" + line("b") + b"\n" + b'{"event":"cut off'
+    with pytest.raises(MalformedLine) as raised:
+        parse(body)
+    assert raised.value.line_no == 3
+
+
+def test_too_many_unjoinable_lines_raise_malformed_line_at_the_first():
+    body = line("a") + b"\n" + b"\n".join([b"{"] + [b"[" for _ in range(10)]) + b"\n"
+    with pytest.raises(MalformedLine) as raised:
+        parse(body)
+    assert raised.value.line_no == 2
+
+
+def gzipped(data):
+    return gzip.compress(data, mtime=0)
+
+
+BIG_BODY = b"".join(line(f"e{i % 50}", n=str(i)) + b"\n" for i in range(60_000))  # ~3.5 MB, compresses >20x
+RANDOM_BODY = random.Random(7).randbytes(300_000)
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096, 65_537], ids=["1-byte", "7-byte", "4096-byte", "65537-byte"])
+@pytest.mark.parametrize("body", [BODY, RANDOM_BODY, BIG_BODY], ids=["small", "incompressible", "highly-compressible"])
+def test_gunzip_of_a_whole_body_in_odd_chunk_sizes(body, size):
+    if size == 1 and len(body) > len(BODY):
+        body = body[:20_000]
+    assert b"".join(gunzip(chunked(gzipped(body), size))) == body
+
+
+def test_gunzip_of_a_highly_compressible_body_yields_bounded_pieces():
+    pieces = list(gunzip([gzipped(b"\n" * 5_000_000)]))
+    assert sum(map(len, pieces)) == 5_000_000
+    assert max(map(len, pieces)) <= 1024 * 1024
+
+
+@pytest.mark.parametrize("cut", [-1, -4, -8, 0.5, 11], ids=["last-byte", "trailer-half", "whole-trailer", "middle", "header-only"])
+def test_truncated_gzip_raises_truncated_body(cut):
+    data = gzipped(BODY * 20)
+    end = int(len(data) * cut) if isinstance(cut, float) else cut
+    with pytest.raises(TruncatedBody):
+        b"".join(gunzip(chunked(data[:end], 7)))
+
+
+def test_corrupt_gzip_raises_truncated_body():
+    data = bytearray(gzipped(os.urandom(2000)))
+    data[20:40] = b"\x00" * 20
+    with pytest.raises(TruncatedBody):
+        b"".join(gunzip([bytes(data)]))
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096, None], ids=["1-byte", "7-byte", "4096-byte", "boundary-at-member-end"])
+def test_two_concatenated_gzip_members_are_both_inflated(size):
+    first, second = gzipped(line("first") + b"\n"), gzipped(line("second") + b"\n")
+    chunks = [first, second] if size is None else chunked(first + second, size)
+    values = list(parse_lines(split_lines(gunzip(chunks))))
+    assert [value["event"] for value in values] == ["first", "second"]
+
+
+def test_a_second_gzip_member_cut_short_raises_truncated_body():
+    data = gzipped(BODY) + gzipped(BODY)[:-6]
+    with pytest.raises(TruncatedBody):
+        b"".join(gunzip(chunked(data, 7)))
