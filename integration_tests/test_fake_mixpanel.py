@@ -16,6 +16,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -133,8 +134,7 @@ def test_legacy_timezone_uses_stored_wall_clock_and_local_today():
     event = {"event": "e", "properties": {"time": ts(DAY, 23) + 1800, "distinct_id": "u"}}
     with FakeMixpanel([event], project_timezone="America/Los_Angeles") as fake:
         assert parse(export(fake).content) == [event]
-        local_today = datetime.datetime.now(datetime.timezone.utc).astimezone(
-            __import__("zoneinfo").ZoneInfo("America/Los_Angeles")).date()
+        local_today = datetime.datetime.now(ZoneInfo("America/Los_Angeles")).date()
         tomorrow = (local_today + datetime.timedelta(days=1)).isoformat()
         assert export(fake, to_date=local_today.isoformat(), from_date=local_today.isoformat()).status_code == 200
         r = export(fake, to_date=tomorrow, from_date=tomorrow)
@@ -267,6 +267,15 @@ def test_small_bodies_are_not_gzipped_like_the_real_api():
     with FakeMixpanel([event], today=TODAY) as fake:
         r = export(fake, headers={"Accept-Encoding": "gzip"})
         assert "Content-Encoding" not in r.headers and parse(r.content) == [event]
+
+
+def test_gzip_can_be_disabled_and_chunks_follow_chunk_size():
+    with FakeMixpanel(events_per_day=50, days=[DAY], today=TODAY, gzip_enabled=False, chunk_size=1000) as fake:
+        r = export(fake, stream=True, headers={"Accept-Encoding": "gzip"})
+        assert "Content-Encoding" not in r.headers
+        chunks = list(r.raw.read_chunked(decode_content=False))
+        assert {len(c) for c in chunks[:-1]} == {1000} and 0 < len(chunks[-1]) <= 1000
+        assert parse(b"".join(chunks)) == fake.expected_events(DAY, DAY)
 
 
 def test_hostile_raw_lines_are_sent_verbatim(fake):
