@@ -1,0 +1,49 @@
+# The usual tasks. Every target builds its own virtualenv first, so each works on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv demo test unit integration bench bench-small image-test pyairbyte-test ci lint clean
+
+$(BIN)/.installed: setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[tests]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+## The built-in demo: a local fake Mixpanel, a real `read`, a summary. No Mixpanel account needed.
+demo: venv
+	$(BIN)/python scripts/demo.py
+
+## All quick tests: unit, integration over real HTTP against the fake server, acceptance suite.
+test: venv
+	$(BIN)/python -m pytest -m "not heavy"
+
+unit: venv
+	$(BIN)/python -m pytest unit_tests
+
+integration: venv
+	$(BIN)/python -m pytest integration_tests -m "not heavy"
+
+bench: venv
+	$(BIN)/python bench/bench.py
+
+bench-small: venv
+	$(BIN)/python bench/bench.py --events 20000 --scaling 2000,10000,50000
+
+image-test: venv
+	PYTHON=$(BIN)/python bash scripts/test-image.sh
+
+pyairbyte-test: venv
+	$(BIN)/python -m pytest -m heavy integration_tests/test_pyairbyte.py
+
+ci: test bench-small image-test pyairbyte-test
+
+lint: venv
+	$(BIN)/pip install --quiet ruff
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .demo .bench build *.egg-info
