@@ -18,7 +18,7 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}
 _FORMATS = FormatChecker()
 
 
-@_FORMATS.checks("date-time")  # jsonschema only checks date-time with an optional extra; check it ourselves
+@_FORMATS.checks("date-time", raises=ValueError)  # jsonschema only checks date-time with an optional extra; check it ourselves
 def _is_date_time(value):
     if not isinstance(value, str):
         return True

@@ -1,0 +1,215 @@
+"""HTTP concerns of the export API (source_mixpanel_aep.streams.http): errors, backoff, pacing, auth."""
+
+import base64
+import itertools
+import json
+
+import pytest
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
+
+from source_mixpanel_aep.config import Credentials
+from source_mixpanel_aep.streams.http import ExportBackoffStrategy, ExportErrorHandler, PacingBudget, authenticator
+
+PROJECT_ID = 2195193
+
+
+def response(status, body=b"", headers=None):
+    built = requests.Response()
+    built.status_code = status
+    built._content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    built.headers.update(headers or {})
+    built.encoding = "utf-8"
+    built.url = "https://data.mixpanel.com/api/2.0/export?from_date=2024-05-01&to_date=2024-05-30"
+    return built
+
+
+def handler(legacy=False, timezone="America/Los_Angeles"):
+    return ExportErrorHandler(project_id=PROJECT_ID, project_timezone=timezone, legacy_local_time=legacy)
+
+
+def test_200_is_success():
+    assert handler().interpret_response(response(200, b'{"event":"a"}\n')).response_action == ResponseAction.SUCCESS
+
+
+def test_429_is_rate_limited_and_transient():
+    resolution = handler().interpret_response(response(429, b"Too Many Requests", {"Retry-After": "30"}))
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.RATE_LIMITED, FailureType.transient_error)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504], ids=["500", "502", "503", "504"])
+def test_5xx_is_retried_as_transient(status):
+    resolution = handler().interpret_response(response(status, b"<html>Bad Gateway</html>"))
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.RETRY, FailureType.transient_error)
+    assert str(status) in resolution.error_message
+
+
+@pytest.mark.parametrize(
+    "error",
+    [requests.ConnectionError("refused"), requests.ReadTimeout("read timed out"), requests.ConnectTimeout("connect"), requests.exceptions.ChunkedEncodingError("cut")],
+    ids=["connection-error", "read-timeout", "connect-timeout", "chunked-encoding"],
+)
+def test_network_exceptions_are_retried_as_transient(error):
+    resolution = handler().interpret_response(error)
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.RETRY, FailureType.transient_error)
+    assert type(error).__name__ in resolution.error_message
+
+
+def test_no_response_is_retried():
+    assert handler().interpret_response(None).response_action == ResponseAction.RETRY
+
+
+@pytest.mark.parametrize(
+    "legacy, status, body, must_say",
+    [
+        (False, 400, {"error": "to_date cannot be later than today"}, ["to_date cannot be later than today", "UTC", "legacy_local_time", "project_timezone"]),
+        (True, 400, {"error": "to_date cannot be later than today"}, ["the project timezone America/Los_Angeles", "legacy_local_time"]),
+        (False, 400, b"Unable to authenticate request", ["Unable to authenticate request", "credentials", "expired"]),
+        (False, 401, {"error": "Invalid username or secret"}, ["401", "Invalid username or secret", "credentials", "secret"]),
+        (False, 402, {"error": "payment required"}, ["402", "plan", "Raw Event Export"]),
+        (False, 403, {"error": "Permission denied"}, ["403", f"project {PROJECT_ID}", "project_id", "region"]),
+        (False, 404, b"Not Found", ["404", "region", "base_url"]),
+        (False, 400, {"error": "project_id is required"}, ["project_id", "Set project_id"]),
+        (False, 400, {"error": "invalid where clause"}, ["400", "invalid where clause", "events", "where"]),
+    ],
+    ids=["400-to-date-utc", "400-to-date-legacy", "400-unable-to-authenticate", "401", "402", "403-names-project", "404", "400-project-id", "400-other"],
+)
+def test_client_errors_fail_as_config_errors_with_an_actionable_message(legacy, status, body, must_say):
+    resolution = handler(legacy=legacy).interpret_response(response(status, body))
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.config_error)
+    missing = [words for words in must_say if words not in resolution.error_message]
+    assert not missing, resolution.error_message
+
+
+def test_a_long_error_body_is_cut_short_in_the_message():
+    resolution = handler().interpret_response(response(404, b"x" * 5000))
+    assert "x" * 300 in resolution.error_message and "x" * 301 not in resolution.error_message
+
+
+def test_handler_bounds_retries():
+    assert handler().max_retries == 6
+    assert ExportErrorHandler(PROJECT_ID, "UTC", False, max_retries=2).max_retries == 2
+    assert handler().max_time == 1800
+
+
+@pytest.mark.parametrize(
+    "retry_after, expected",
+    [("120", 120.0), ("0", 0.0), ("7.5", 7.5), ("-3", 0.0), ("86400", 1800.0)],
+    ids=["seconds", "zero", "fractional", "negative-clamped-to-0", "capped-at-30-min"],
+)
+def test_retry_after_seconds_are_honoured(retry_after, expected):
+    strategy = ExportBackoffStrategy()
+    assert strategy.backoff_time(response(429, headers={"Retry-After": retry_after}), attempt_count=3) == expected
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        response(429),
+        response(429, headers={"Retry-After": ""}),
+        response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+        response(503, headers={"Retry-After": "soon"}),
+        requests.ReadTimeout("slow"),
+        None,
+    ],
+    ids=["missing", "empty", "http-date", "junk", "exception", "none"],
+)
+def test_without_usable_retry_after_backoff_is_exponential_and_capped(subject):
+    strategy = ExportBackoffStrategy()
+    assert [strategy.backoff_time(subject, attempt) for attempt in range(1, 9)] == [5, 10, 20, 40, 60, 60, 60, 60]
+
+
+def test_backoff_base_and_cap_are_configurable():
+    strategy = ExportBackoffStrategy(base_seconds=1, cap_seconds=10)
+    assert [strategy.delay(attempt) for attempt in range(0, 7)] == [1, 1, 2, 4, 8, 10, 10]
+
+
+class FakeClock:
+    def __init__(self, start=1000.0):
+        self.now = start
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def send(budget, clock, gaps):
+    """Acquires one call per gap (the gap is the work/think time after the call); returns send times."""
+    sent = []
+    for gap in gaps:
+        budget.acquire_call(None)
+        sent.append(clock.now)
+        clock.now += gap
+    return sent
+
+
+def assert_within_limits(sent):
+    assert all(later - earlier >= 3600 for earlier, later in zip(sent, sent[60:])), "61 calls in a rolling hour"
+    assert all(later - earlier >= 1 for earlier, later in zip(sent, sent[3:])), "4 calls in a rolling second"
+
+
+@pytest.mark.parametrize(
+    "gaps",
+    [[0.0] * 200, [0.25] * 200, list(itertools.islice(itertools.cycle([0.0, 0.5, 30.0, 0.25, 120.0]), 200))],
+    ids=["back-to-back", "quarter-second-work", "mixed-bursts-and-pauses"],
+)
+def test_pacing_keeps_200_calls_within_60_per_hour_and_3_per_second_and_waits_no_longer_than_needed(gaps):
+    clock, waits = FakeClock(), []
+    budget = PacingBudget(clock=clock, sleep=clock.sleep, on_wait=waits.append)
+    sent = send(budget, clock, gaps)
+    assert_within_limits(sent)
+    arrival = sent[0]
+    for i, at in enumerate(sent):
+        earliest = max([arrival] + ([sent[i - 60] + 3600] if i >= 60 else []) + ([sent[i - 3] + 1] if i >= 3 else []))
+        assert at == earliest, f"call {i} sent at {at}, could have gone at {earliest}"
+        arrival = at + gaps[i]
+    assert waits == clock.sleeps and budget.total_wait_seconds == sum(clock.sleeps) > 0
+    assert sent[-1] - sent[0] >= 3 * 3600
+
+
+def test_pacing_never_sleeps_when_calls_are_61_seconds_apart():
+    clock, waits = FakeClock(), []
+    budget = PacingBudget(clock=clock, sleep=clock.sleep, on_wait=waits.append)
+    assert_within_limits(send(budget, clock, [61.0] * 200))
+    assert clock.sleeps == [] and waits == [] and budget.total_wait_seconds == 0
+
+
+def test_pacing_lets_a_burst_of_3_through_and_holds_the_4th_for_one_second():
+    clock = FakeClock()
+    budget = PacingBudget(clock=clock, sleep=clock.sleep)
+    assert send(budget, clock, [0.0] * 4) == [1000.0, 1000.0, 1000.0, 1001.0]
+    assert clock.sleeps == [1.0]
+
+
+def test_pacing_budget_has_no_policy_and_ignores_responses():
+    budget = PacingBudget(clock=FakeClock(), sleep=lambda seconds: None)
+    assert budget.get_matching_policy(None) is None
+    assert budget.update_from_response(None, response(200)) is None
+
+
+def authorization(credentials):
+    prepared = requests.Request("GET", "https://data.mixpanel.com/api/2.0/export", auth=authenticator(credentials)).prepare()
+    return prepared.headers.get("Authorization")
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "credentials, header",
+    [
+        (Credentials("service_account", username="sa.1.mp-service-account", secret="s3cr3t"), basic("sa.1.mp-service-account", "s3cr3t")),
+        (Credentials("project_secret", api_secret="projsecret"), basic("projsecret", "")),
+        (Credentials("oauth_token", access_token="tok123"), "Bearer tok123"),
+        (Credentials("service_account", username="ünï", secret="p:w"), basic("ünï", "p:w")),
+    ],
+    ids=["service-account-basic", "project-secret-basic-empty-password", "oauth-bearer", "service-account-non-ascii-and-colon"],
+)
+def test_authenticator_builds_the_authorization_header(credentials, header):
+    assert authorization(credentials) == header
