@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
@@ -98,7 +99,7 @@ def resolve_timezone(name: str) -> str:
 
 
 def _parse_day(field: str, value: Any, tz: ZoneInfo) -> dt.date:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not re.match(r"\s*\d{4}-\d{2}-\d{2}", value):
         raise config_error(field, f"{value!r} is not a date.", "Use YYYY-MM-DD or RFC 3339, e.g. 2024-01-31.")
     try:
         parsed = pendulum.parse(value.strip(), strict=False)
@@ -139,10 +140,10 @@ def _check_base_url(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise config_error("base_url", "is empty.", "Remove it to use the region's host. " + fix)
     parts = urlsplit(value.strip())
+    if "@" in parts.netloc:  # checked first: the messages below must never echo a password
+        raise config_error("base_url", "must not contain a user name or password.", "Put credentials in the credentials field.")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise config_error("base_url", f"'{value}' is not an http(s) URL.", fix)
-    if parts.username or parts.password:
-        raise config_error("base_url", "must not contain a user name or password.", "Put credentials in the credentials field.")
     if parts.query or parts.fragment:
         raise config_error("base_url", "must not have a query string or fragment.", fix)
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
@@ -164,7 +165,7 @@ def _int_field(raw: Mapping[str, Any], field: str, default: Optional[int], minim
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
             value = int(value)
         else:
             raise config_error(field, f"{value!r} is not a whole number.", f"Use an integer ≥ {minimum}.")

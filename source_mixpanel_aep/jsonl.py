@@ -23,6 +23,10 @@ MAX_LINE_BYTES = 256 * 1024 * 1024  # a line longer than this is not an event, w
 MAX_JOINED_LINES = 8  # how many physical lines one split record may span
 _DECOMPRESS_PIECE = 1024 * 1024  # bounds what one small gzip chunk may inflate to at once
 TERMINATED_EARLY = b"terminated early"
+# orjson turns integers beyond 64 bits into floats without a word; those need 20+ digits in a row,
+# and a translate+find spots such a run in well under a microsecond per line.
+_DIGITS_ONLY = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_NUMBER = b"0" * 20
 
 
 class BodyError(Exception):
@@ -124,11 +128,12 @@ def parse_lines(lines: Iterable[bytes], on_repair: Optional[Callable[[int, str],
     line_no = 0
     for line_no, line in enumerate(lines, 1):
         if not pending:
-            try:
-                yield loads(line)
-                continue
-            except decode_error:
-                pass
+            if line.translate(_DIGITS_ONLY).find(_LONG_NUMBER) < 0:
+                try:
+                    yield loads(line)
+                    continue
+                except decode_error:
+                    pass
             stripped = line.strip()
             if not stripped:
                 continue

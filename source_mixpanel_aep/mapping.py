@@ -135,13 +135,16 @@ def to_record(raw: Any, *, time_in_ms: bool = True, source_timezone: Optional[dt
     if not isinstance(properties, dict):
         raise UnmappableEvent("the event has no 'properties' object")
     rest = dict(properties)
-    ms = event_time_ms(rest.pop("time", _MISSING), time_in_ms=time_in_ms)
-    if source_timezone is not None:
-        ms = local_ms_to_utc_ms(ms, source_timezone)
+    raw_time = rest.pop("time", _MISSING)
     try:
+        ms = event_time_ms(raw_time, time_in_ms=time_in_ms)
+        if source_timezone is not None:
+            ms = local_ms_to_utc_ms(ms, source_timezone)
         timestamp = iso_timestamp(ms)
-    except OverflowError:
-        raise UnmappableEvent(f"properties.time {ms} ms is outside the years 1-9999") from None
+    except (OverflowError, ValueError) as error:
+        if isinstance(error, UnmappableEvent):
+            raise
+        raise UnmappableEvent(f"properties.time {raw_time!r} is outside the years 1-9999") from None
     record: Dict[str, Any] = {"_id": None, "timestamp": timestamp, "time": ms // 1000, "event_name": name}
     for raw_key, (column, convert) in _PROMOTED_ITEMS:
         value = rest.pop(raw_key, None)

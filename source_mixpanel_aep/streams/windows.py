@@ -10,6 +10,7 @@ day minus the lookback, so late events inside the lookback are read again (dedup
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pendulum
 
 CURSOR_FIELD = "timestamp"
+_DATE_PREFIX = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,12 @@ def parse_cursor(state: Optional[Mapping[str, Any]]) -> Optional[dt.datetime]:
 def _instant(key: str, value: Any) -> dt.datetime:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = value / 1000 if value > 1e11 else value  # milliseconds after 1973 are > 1e11
-        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+        try:
+            return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise StateError(f"state[{key!r}] = {value!r} is not a usable Unix time") from None
+    if isinstance(value, str) and not _DATE_PREFIX.match(value):
+        raise StateError(f"state[{key!r}] = {value!r} does not start with a YYYY-MM-DD date")
     if isinstance(value, str):
         try:
             parsed = pendulum.parse(value, strict=False)
