@@ -169,3 +169,12 @@ def test_given_legacy_project_when_read_then_local_times_become_utc_and_days_are
         local = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=event["properties"]["time"])
         true_instant = local.replace(tzinfo=__import__("zoneinfo").ZoneInfo(zone)).astimezone(dt.timezone.utc)
         assert records[event["properties"]["$insert_id"]]["time"] == int(true_instant.timestamp())
+
+
+def test_given_several_windows_when_read_then_an_estimate_follows_each_window():
+    days = days_back(4)
+    with FakeMixpanel(events_per_day=10, days=days) as server:
+        output = run_read(config(server.url, start_date=str(days[0]), date_window_days=2))
+    estimates = [m.trace.estimate for m in output.trace_messages if m.trace.estimate is not None]
+    assert [e.row_estimate for e in estimates] == [40, 40]
+    assert all(e.name == "events" for e in estimates)

@@ -21,7 +21,16 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapp
 
 import requests
 import urllib3
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import (
+    AirbyteEstimateTraceMessage,
+    AirbyteMessage,
+    AirbyteTraceMessage,
+    EstimateType,
+    FailureType,
+    SyncMode,
+    TraceType,
+    Type,
+)
 from airbyte_cdk.sources.streams import IncrementalMixin
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -38,6 +47,25 @@ CONNECT_TIMEOUT_SECONDS = 30
 MAX_UNMAPPABLE_LOGGED = 20  # per window; the rest are counted
 
 _BODY_FAILURES = (BodyError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+class Progress:
+    """Days and records done, and the row estimate the Airbyte UI shows as a progress bar."""
+
+    def __init__(self, total_days: int):
+        self.total_days = total_days
+        self.days_done = 0
+        self.records = 0
+
+    def add(self, days: int, records: int) -> None:
+        self.days_done += days
+        self.records += records
+
+    def estimate_message(self, stream_name: str) -> AirbyteMessage:
+        per_day = self.records / max(self.days_done, 1)
+        estimate = AirbyteEstimateTraceMessage(name=stream_name, type=EstimateType.STREAM, row_estimate=round(per_day * self.total_days))
+        trace = AirbyteTraceMessage(type=TraceType.ESTIMATE, emitted_at=time.time() * 1000, estimate=estimate)
+        return AirbyteMessage(type=Type.TRACE, trace=trace)
 
 
 class ExportStream(HttpStream, IncrementalMixin):
@@ -61,6 +89,7 @@ class ExportStream(HttpStream, IncrementalMixin):
         self._sleep = sleep
         self._backoff = ExportBackoffStrategy()
         self._cursor: Optional[dt.datetime] = None
+        self._progress = Progress(total_days=0)
         super().__init__(
             authenticator=authenticator(config.credentials),
             api_budget=PacingBudget(on_wait=self._log_pacing),
@@ -132,6 +161,7 @@ class ExportStream(HttpStream, IncrementalMixin):
             return []
         first = first_day(config.start_date, cursor, config.lookback_window_days, config.read_timezone)
         windows = plan_windows(first, last, config.date_window_days)
+        self._progress = Progress(total_days=sum(window.days for window in windows))
         if cursor is not None:
             self.logger.info(f"Resuming from cursor {format_cursor(cursor)} minus {config.lookback_window_days} lookback days: {first}..{last}")
         self.logger.info(f"Reading {first}..{last} in {len(windows)} window(s) of up to {config.date_window_days} day(s)")
@@ -162,9 +192,12 @@ class ExportStream(HttpStream, IncrementalMixin):
                 self._sleep(delay)
         seconds = time.monotonic() - started
         self._cursor = max(filter(None, (self._cursor, window_cursor(window, self._config.read_timezone, requested_at))))
+        self._progress.add(window.days, count)
         self.logger.info(
-            f"Window {window.start}..{window.end}: {count} records in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f} records/s); cursor now {format_cursor(self._cursor)}"
+            f"Window {window.start}..{window.end}: {count} records in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f} records/s); "
+            f"{self._progress.days_done}/{self._progress.total_days} days done; cursor now {format_cursor(self._cursor)}"
         )
+        yield self._progress.estimate_message(self.name)
 
     def _read_window(self, stream_slice: Mapping[str, Any], window: Window) -> Iterator[Mapping[str, Any]]:
         _, response = self._fetch_next_page(stream_slice, {})

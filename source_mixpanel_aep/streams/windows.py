@@ -26,6 +26,10 @@ class Window:
     start: dt.date
     end: dt.date
 
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
     def as_slice(self) -> Mapping[str, str]:
         return {"from_date": self.start.isoformat(), "to_date": self.end.isoformat()}
 
