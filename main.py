@@ -1,8 +1,4 @@
-import sys
-
-from airbyte_cdk.entrypoint import launch
-
-from source_mixpanel_aep import SourceMixpanelAep
+from source_mixpanel_aep.run import run
 
 if __name__ == "__main__":
-    launch(SourceMixpanelAep(), sys.argv[1:])
+    run()

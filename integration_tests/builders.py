@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import tempfile
+from io import StringIO
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -11,7 +14,9 @@ import jsonschema
 import orjson
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, SyncMode, Type
 from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
-from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command, discover, read
+from airbyte_cdk.logger import AirbyteLogFormatter
+from airbyte_cdk.models import AirbyteStateMessageSerializer, ConfiguredAirbyteCatalogSerializer
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from integration_tests.fake_mixpanel import (
@@ -22,6 +27,7 @@ from integration_tests.fake_mixpanel import (
     FAKE_SA_USERNAME,
 )
 from source_mixpanel_aep import SourceMixpanelAep
+from source_mixpanel_aep.run import SourceEntrypoint
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "source_mixpanel_aep" / "schemas" / "events.json").read_text())
 SECRETS = (FAKE_SA_SECRET, FAKE_PROJECT_SECRET, FAKE_OAUTH_TOKEN)
@@ -68,22 +74,60 @@ def state(cursor: Any) -> list:
     return StateBuilder().with_stream_state("events", cursor).build()
 
 
-def run_read(cfg: Dict[str, Any], *, sync_mode: SyncMode = SyncMode.incremental, state_value: Any = None, expect_failure: bool = False) -> EntrypointOutput:
-    return read(SourceMixpanelAep(), cfg, catalog(sync_mode), state=state(state_value) if state_value is not None else None, expecting_exception=expect_failure)
+def run_entrypoint(args: List[str]) -> EntrypointOutput:
+    """Like the CDK's entrypoint_wrapper, but through our SourceEntrypoint, as the real command runs."""
+    captured = StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(AirbyteLogFormatter())
+    logging.getLogger("").addHandler(handler)
+    entrypoint = SourceEntrypoint(SourceMixpanelAep())
+    messages: List[str] = []
+    uncaught: Optional[BaseException] = None
+    try:
+        for message in entrypoint.run(entrypoint.parse_args(args)):
+            messages.append(message)
+    except Exception as exception:  # noqa: BLE001 - the protocol output is what the tests look at
+        uncaught = exception
+    finally:
+        logging.getLogger("").removeHandler(handler)
+    return EntrypointOutput(messages=messages + captured.getvalue().split("\n")[:-1], uncaught_exception=uncaught)
 
 
-def run_check(cfg: Dict[str, Any], tmp_path: Path) -> EntrypointOutput:
-    path = tmp_path / "check_config.json"
-    path.write_text(json.dumps(cfg))
-    return _run_command(SourceMixpanelAep(), ["check", "--config", str(path)])
+def _files(directory: Path, **contents: Any) -> Dict[str, str]:
+    paths = {}
+    for name, content in contents.items():
+        path = directory / f"{name}.json"
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        paths[name] = str(path)
+    return paths
 
 
-def run_discover(cfg: Dict[str, Any]) -> EntrypointOutput:
-    return discover(SourceMixpanelAep(), cfg)
+def run_read(cfg: Any, *, sync_mode: SyncMode = SyncMode.incremental, state_value: Any = None, raw_state: Any = None) -> EntrypointOutput:
+    """`read`; `state_value` is the stream's state, `raw_state` a whole --state file's content."""
+    with tempfile.TemporaryDirectory() as directory:
+        catalog_json = orjson.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog(sync_mode))).decode()
+        paths = _files(Path(directory), config=cfg, catalog=catalog_json)
+        args = ["read", "--config", paths["config"], "--catalog", paths["catalog"]]
+        if state_value is not None:
+            raw_state = [AirbyteStateMessageSerializer.dump(message) for message in state(state_value)]
+        if raw_state is not None:
+            args += ["--state", _files(Path(directory), state=raw_state)["state"]]
+        return run_entrypoint(args)
+
+
+def run_check(cfg: Any, tmp_path: Optional[Path] = None) -> EntrypointOutput:
+    with tempfile.TemporaryDirectory() as directory:
+        return run_entrypoint(["check", "--config", _files(Path(directory), config=cfg)["config"]])
+
+
+def run_discover(cfg: Any) -> EntrypointOutput:
+    with tempfile.TemporaryDirectory() as directory:
+        return run_entrypoint(["discover", "--config", _files(Path(directory), config=cfg)["config"]])
 
 
 def run_spec() -> EntrypointOutput:
-    return _run_command(SourceMixpanelAep(), ["spec"])
+    return run_entrypoint(["spec"])
 
 
 def record_data(output: EntrypointOutput) -> List[Dict[str, Any]]:

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Callable, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import jsonschema
 import pendulum
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from tzlocal.windows_tz import win_tz  # CLDR's Windows -> IANA table, kept up to date by tzlocal
 
+SPEC: Mapping[str, Any] = json.loads(resources.files(__package__).joinpath("spec.json").read_text(encoding="utf-8"))
+SECRET_FIELDS = ("secret", "api_secret", "access_token")
 REGION_HOSTS = {
     "US": "https://data.mixpanel.com",
     "EU": "https://data-eu.mixpanel.com",
@@ -129,7 +134,7 @@ def _parse_credentials(raw: Any, project_id: Optional[int]) -> Credentials:
     for key in required[auth_type]:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
-            raise config_error(f"credentials.{key}", f"is missing or empty for {auth_type}.", f"Paste the {key} from Mixpanel's settings.")
+            raise config_error(f"credentials.{key}", f"is missing, empty or not text for {auth_type}.", f"Paste the {key} from Mixpanel's settings.")
     if auth_type == "service_account" and project_id is None:
         raise config_error("project_id", "is required with a service account.", "Set it to the numeric id in Mixpanel's Project Settings.")
     return Credentials(**{key: raw.get(key) for key in ("auth_type", "username", "secret", "api_secret", "access_token")})
@@ -175,7 +180,39 @@ def _int_field(raw: Mapping[str, Any], field: str, default: Optional[int], minim
 
 
 def parse_config(raw: Mapping[str, Any], now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> MixpanelConfig:
-    """Check a raw config and return it typed; raise a config_error naming the field otherwise."""
+    """Check a raw config and return it typed; raise a config_error naming the field otherwise.
+
+    The specific checks run first, for their actionable messages; spec.json's schema then catches
+    whatever they don't look at (a value of a type nobody expected), again naming the field.
+    """
+    try:
+        parsed: Optional[MixpanelConfig] = _parse(raw, now)
+    except AirbyteTracedException:
+        raise
+    except Exception:  # a value of a type the checks don't expect: the schema below names it
+        parsed = None
+    _check_against_spec(raw)
+    if parsed is None:
+        raise config_error("config", "has a value of an unexpected type.", "Compare it with the connector's spec.")
+    return parsed
+
+
+def _check_against_spec(raw: Any) -> None:
+    validator = jsonschema.Draft7Validator(SPEC["connectionSpecification"])
+    error = jsonschema.exceptions.best_match(validator.iter_errors(raw))
+    if error is None:
+        return
+    path = ".".join(str(part) for part in error.absolute_path)
+    if error.validator == "required":
+        missing = re.search(r"'([^']+)' is a required property", error.message)
+        path = ".".join(filter(None, [path, missing.group(1) if missing else ""]))
+        raise config_error(path or "config", "is missing.", "Add it (see the connector's spec).")
+    secret = any(str(part) in SECRET_FIELDS for part in error.absolute_path)
+    problem = f"does not match the spec ({error.validator} {error.validator_value!r})." if secret else f"{error.message}."
+    raise config_error(path or "config", problem, "Fix the value (see the connector's spec).")
+
+
+def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime]) -> MixpanelConfig:
     if not isinstance(raw, Mapping):
         raise config_error("config", "is not a JSON object.", "Pass a JSON object with at least credentials.")
     project_id = _int_field(raw, "project_id", None, 1)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from importlib import resources
 from typing import Any, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.models import AirbyteConnectionStatus, ConnectorSpecification, Status
@@ -12,16 +10,17 @@ from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .config import parse_config
+from .config import SPEC, parse_config
 from .streams import ExportStream
 
 CHECK_RETRIES = 1  # check answers in seconds: one retry, not the read's minutes of backoff
 
 
 class SourceMixpanelAep(AbstractSource):
+    check_config_against_spec = True  # through run.SourceEntrypoint.validate_connection: parse_config
+
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
-        spec = json.loads(resources.files(__package__).joinpath("spec.json").read_text(encoding="utf-8"))
-        return ConnectorSpecification.from_dict(spec) if hasattr(ConnectorSpecification, "from_dict") else ConnectorSpecification(**spec)
+        return ConnectorSpecification(**SPEC)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         ok, message = self.check_connection(logger, config)
