@@ -198,6 +198,15 @@ def test_status_faults_are_fifo_and_counted(fake):
     assert [r.fault for r in fake.requests] == ["status", "status", "status", None]
 
 
+def test_none_fault_lets_requests_through_before_the_next_fault(fake):
+    fake.add_fault("none", times=2)
+    fake.add_fault("status", status=503)
+    responses = [export(fake) for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 503, 200]
+    assert parse(responses[0].content) == parse(responses[3].content) == list(generate_events(DAY, 20))
+    assert [r.fault for r in fake.requests] == ["none", "none", "status", None]
+
+
 @pytest.mark.parametrize("rst", [False, True])
 def test_reset_cuts_the_body_mid_stream(fake, rst):
     fake.add_fault("reset", after_bytes=1000, rst=rst)

@@ -16,6 +16,8 @@ A given project_id other than FAKE_PROJECT_ID is 403 with any credentials.
 
 Faults, queued with ``add_fault(kind, times=1, **options)``; each export request consumes the
 first pending one (even a request then rejected for auth or params):
+  * ``none``: no fault, the request is served normally.  Queue it first to let that many
+    requests through before a fault (e.g. a server that fails from the second window on).
   * ``status``: ``status`` (default 500), ``headers`` (e.g. {"Retry-After": "1"}), ``body``
     (dict -> JSON, str/bytes -> text; default {"error": "..."}), ``content_type``.  Sent before
     any auth or parameter check; nothing else is sent.

@@ -38,7 +38,7 @@ FAKE_OAUTH_TOKEN = "fake-oauth-token-0000"
 EXPORT_PATH = "/api/2.0/export"
 MAX_LIMIT = 100_000
 FAULT_KINDS = frozenset({
-    "status", "reset", "stall", "terminated_early", "split_line", "blank_lines", "crlf",
+    "none", "status", "reset", "stall", "terminated_early", "split_line", "blank_lines", "crlf",
     "malformed", "truncated_gzip", "no_charset",
 })
 MALFORMED_LINE = b'{"event": "broken", "properties": {\n'
