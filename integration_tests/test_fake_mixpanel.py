@@ -207,6 +207,13 @@ def test_none_fault_lets_requests_through_before_the_next_fault(fake):
     assert [r.fault for r in fake.requests] == ["none", "none", "status", None]
 
 
+def test_clear_faults_drops_the_queue(fake):
+    fake.add_fault("stall", times=2)
+    fake.add_fault("status", status=503)
+    assert fake.clear_faults() == 3
+    assert export(fake).status_code == 200 and fake.requests[0].fault is None
+
+
 @pytest.mark.parametrize("rst", [False, True])
 def test_reset_cuts_the_body_mid_stream(fake, rst):
     fake.add_fault("reset", after_bytes=1000, rst=rst)

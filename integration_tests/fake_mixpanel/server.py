@@ -168,6 +168,13 @@ class FakeMixpanel:
         with self._lock:
             self._faults.append([_Fault(kind, dict(options)), times])
 
+    def clear_faults(self) -> int:
+        """Drop every queued fault (say, one a killed client never got to consume); returns how many requests' worth."""
+        with self._lock:
+            pending = sum(times for _, times in self._faults)
+            self._faults.clear()
+        return pending
+
     def expected_events(self, from_date: datetime.date, to_date: datetime.date, *,
                         time_in_ms: bool = False) -> list[dict]:
         """The events a fault-free request for that inclusive day range would return, parsed.
