@@ -30,6 +30,8 @@ def run(argv: Optional[List[str]] = None) -> None:
     try:
         for message in entrypoint.run(entrypoint.parse_args(sys.argv[1:] if argv is None else argv)):
             sys.stdout.write(f"{message}\n")
+            if not message.startswith('{"type":"RECORD"'):
+                sys.stdout.flush()  # a STATE must reach the platform now, not once 8 KB more have piled up behind a stalled window
     except AirbyteTracedException as error:
         if error.failure_type != FailureType.config_error:
             raise
