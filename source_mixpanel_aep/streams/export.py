@@ -38,7 +38,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .. import mapping
 from ..config import MixpanelConfig
 from ..jsonl import BodyError, MalformedLine, gunzip, parse_lines, split_lines
-from .http import MAX_RETRIES, ExportBackoffStrategy, ExportErrorHandler, PacingBudget, authenticator
+from .http import MAX_RETRIES, ExportBackoffStrategy, ExportErrorHandler, PacingBudget, authenticator, last_failure
 from .windows import CURSOR_FIELD, StateError, Window, first_day, format_cursor, parse_cursor, plan_windows, window_cursor
 
 WINDOW_ATTEMPTS = 4  # reads of one window whose body broke off, before the sync fails
@@ -200,7 +200,12 @@ class ExportStream(HttpStream, IncrementalMixin):
         yield self._progress.estimate_message(self.name)
 
     def _read_window(self, stream_slice: Mapping[str, Any], window: Window) -> Iterator[Mapping[str, Any]]:
-        _, response = self._fetch_next_page(stream_slice, {})
+        try:
+            _, response = self._fetch_next_page(stream_slice, {})
+        except AirbyteTracedException as error:  # the HttpClient's retries are used up
+            if error.failure_type == FailureType.config_error:
+                raise
+            raise self._requests_failed(window, error) from None
         try:
             yield from self.parse_response(response, stream_state={}, stream_slice=stream_slice)
         finally:
@@ -237,6 +242,14 @@ class ExportStream(HttpStream, IncrementalMixin):
 
     def _log_pacing(self, seconds: float) -> None:
         self.logger.info(f"Pacing: waiting {seconds:.1f} s to stay within Mixpanel's 60 requests/hour and 3/second")
+
+    def _requests_failed(self, window: Window, error: AirbyteTracedException) -> AirbyteTracedException:
+        message = (
+            f"Window {window.start}..{window.end}: Mixpanel kept failing after {self._max_retries} retries (last answer: {last_failure(error)}). "
+            "Nothing from this window was checkpointed; the state emitted so far lets the next run resume here. "
+            "If Mixpanel is having an outage or rate-limiting the project, run the sync again later."
+        )
+        return AirbyteTracedException(message=message, internal_message=error.internal_message, failure_type=FailureType.transient_error)
 
     def _window_failed(self, window: Window, error: BaseException, count: int) -> AirbyteTracedException:
         kind = "malformed data" if isinstance(error, MalformedLine) else "an incomplete response"

@@ -71,17 +71,17 @@ class ExportErrorHandler(ErrorHandler):
             return ErrorResolution(
                 ResponseAction.RETRY,
                 FailureType.transient_error,
-                f"Could not reach Mixpanel ({type(response).__name__}). Check base_url/region and the network; retrying.",
+                f"Could not reach Mixpanel ({type(response).__name__}). Check base_url/region and the network.",
             )
         if response is None:
-            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, "No response from Mixpanel; retrying.")
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, "No response from Mixpanel.")
         status = response.status_code
         if status == 200:
             return ErrorResolution(ResponseAction.SUCCESS)
         if status == 429:
-            return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.transient_error, "Mixpanel rate limit (429): waiting before retrying.")
+            return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.transient_error, "Mixpanel rate limit (429).")
         if status >= 500:
-            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Mixpanel server error ({status}); retrying.")
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Mixpanel server error ({status}).")
         return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, self.user_message(status, error_text(response)))
 
     def user_message(self, status: int, said: str) -> str:
@@ -110,6 +110,16 @@ class ExportErrorHandler(ErrorHandler):
         if status == 404:
             return f"Mixpanel's export endpoint was not found (404: {said}). Check region and base_url."
         return f"Mixpanel rejected the export request ({status}: {said}). Check the events and where settings."
+
+
+def last_failure(error: BaseException) -> str:
+    """What Mixpanel last answered before the CDK's HttpClient gave up retrying (it raises from its backoff exception)."""
+    cause = error.__context__
+    response = getattr(cause, "response", None)
+    if isinstance(response, requests.Response):
+        said = error_text(response)
+        return f"HTTP {response.status_code}" + (f": {said}" if said else "")
+    return str(cause or error).rstrip(".")
 
 
 class ExportBackoffStrategy(BackoffStrategy):
