@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import subprocess
+import sys
 import tempfile
+import time
 from io import StringIO
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
@@ -162,3 +166,94 @@ def all_text(output: EntrypointOutput) -> str:
 
 def messages_of(output: EntrypointOutput, kind: Type) -> List[AirbyteMessage]:
     return [message for message in output.get_message_iterator() if message.type == kind]
+
+
+# --- Faults, fake time and real processes (test_faults.py, test_bad_input.py, test_secrets.py) ---
+
+REPO = Path(__file__).resolve().parents[1]
+# The real command with every sleep a no-op: `time.sleep` is replaced before the package binds it
+# as a default argument (ExportStream, PacingBudget) and before the CDK's backoff uses it.
+_FAST_LAUNCH = "import time; time.sleep = lambda seconds: None; from source_mixpanel_aep.run import run; run()"
+
+
+class FakeSleeps:
+    """Records the waits the connector asks for instead of waiting; `clock` moves on by them.
+
+    - `http`: the CDK HttpClient's backoff (`time.sleep`): Retry-After or our exponential delay,
+      plus the 1 s the CDK adds; the zero-second sleeps of the `backoff` library are left out;
+    - `window`: ExportStream's pause before re-reading a window whose body broke off;
+    - `pacing`: PacingBudget's waits, on `clock`, which the other two advance as well.
+    """
+
+    def __init__(self) -> None:
+        self.http: List[float] = []
+        self.window: List[float] = []
+        self.pacing: List[float] = []
+        self._skipped = 0.0
+
+    def clock(self) -> float:
+        return time.monotonic() + self._skipped
+
+    def _sleeper(self, into: List[float]):
+        def sleep(seconds: float) -> None:
+            if seconds > 0:
+                into.append(seconds)
+                self._skipped += seconds
+        return sleep
+
+    def install(self, monkeypatch: Any) -> "FakeSleeps":
+        from source_mixpanel_aep import source as source_module
+        from source_mixpanel_aep.streams import export as export_module
+        from source_mixpanel_aep.streams.export import ExportStream
+        from source_mixpanel_aep.streams.http import PacingBudget
+
+        monkeypatch.setattr(time, "sleep", self._sleeper(self.http))
+        window_sleep, pacing_sleep = self._sleeper(self.window), self._sleeper(self.pacing)
+        monkeypatch.setattr(source_module, "ExportStream", lambda config, **kwargs: ExportStream(config, **{"sleep": window_sleep, **kwargs}))
+        monkeypatch.setattr(export_module, "PacingBudget", lambda **kwargs: PacingBudget(**{"clock": self.clock, "sleep": pacing_sleep, **kwargs}))
+        return self
+
+
+def ordered_ids(output: EntrypointOutput) -> List[str]:
+    """Every RECORD's `_id`, in the order emitted (repeats kept)."""
+    return [message.record.data["_id"] for message in output.records]
+
+
+def event_ids(events: Iterable[Dict[str, Any]]) -> List[str]:
+    """The `$insert_id`s of raw events, in the order the server sends them."""
+    return [event["properties"]["$insert_id"] for event in events]
+
+
+def connector_command(*args: str, fast_sleep: bool = False) -> List[str]:
+    """The connector as a real process: `python -m source_mixpanel_aep.run ARGS` (what the image's entry point runs)."""
+    if fast_sleep:
+        return [sys.executable, "-c", _FAST_LAUNCH, *args]
+    return [sys.executable, "-m", "source_mixpanel_aep.run", *args]
+
+
+def write_files(directory: Path, **contents: Any) -> Dict[str, str]:
+    """name=content -> {name: path of directory/name.json}; dicts and lists are written as JSON."""
+    return _files(directory, **contents)
+
+
+def catalog_json(sync_mode: SyncMode = SyncMode.incremental) -> str:
+    return orjson.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog(sync_mode))).decode()
+
+
+def run_process(args: List[str], *, fast_sleep: bool = False, env: Optional[Dict[str, str]] = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        connector_command(*args, fast_sleep=fast_sleep), cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def protocol_lines(stdout: str) -> List[Dict[str, Any]]:
+    """The stdout lines that are Airbyte messages, parsed."""
+    parsed = []
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            try:
+                parsed.append(json.loads(line))
+            except ValueError:
+                continue
+    return parsed
