@@ -1,0 +1,139 @@
+"""End to end the way a data engineer runs it from Python: PyAirbyte, the installed command, DuckDB.
+
+The connector is installed with pip into a fresh venv of its own (as a user would), and PyAirbyte
+runs that venv's `source-mixpanel-aep` command (`local_executable`) against the fake Mixpanel,
+writing `events` into its default DuckDB cache in a temp dir. Then late and new events arrive and
+a second read picks up from the state PyAirbyte kept: it re-reads only the lookback days.
+
+Heavy (PyAirbyte and its dependencies are ~800 MB): `make pyairbyte-test` builds a venv with
+PyAirbyte (.venv-pyairbyte/) and runs this file; `make test` leaves it out (-m "not heavy").
+Offline: AIRBYTE_OFFLINE_MODE=1 (no registry, no telemetry), and the only server is the fake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from integration_tests.fake_mixpanel import (
+    FAKE_PROJECT_ID,
+    FAKE_SA_SECRET,
+    FAKE_SA_USERNAME,
+    FakeMixpanel,
+    generate_events,
+)
+
+pytestmark = pytest.mark.heavy
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EVENTS_PER_DAY = 40
+LOOKBACK_DAYS = 1
+PIP_TIMEOUT_SECONDS = 900
+COLUMNS = {"_id", "timestamp", "time", "event_name", "distinct_id", "insert_id", "mp_api_endpoint", "mp_api_timestamp_ms",
+           "mp_processing_time_ms", "properties", "_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta"}
+
+
+def _say(message: str) -> None:
+    print(f"[pyairbyte-test] {message}", file=sys.stderr, flush=True)
+
+
+def _du(path: Path) -> int:
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file() and not file.is_symlink())
+
+
+@pytest.fixture(scope="module")
+def connector_command(tmp_path_factory) -> Path:
+    """`pip install <repo>` into a new venv; the path of its console script."""
+    venv = tmp_path_factory.mktemp("connector") / "venv"
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(REPO_ROOT)],
+                   check=True, timeout=PIP_TIMEOUT_SECONDS)
+    command = venv / "bin" / "source-mixpanel-aep"
+    assert command.is_file(), "the package installs no source-mixpanel-aep console script"
+    _say(f"connector venv: installed in {time.monotonic() - started:.0f} s, {_du(venv) / 1e6:.0f} MB")
+    return command
+
+
+@pytest.fixture
+def pyairbyte(tmp_path, monkeypatch):
+    """The `airbyte` module, imported with its cache, temp and project dirs under tmp_path, offline."""
+    monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    monkeypatch.setenv("AIRBYTE_CACHE_ROOT", str(tmp_path / "cache"))
+    monkeypatch.setenv("AIRBYTE_PROJECT_DIR", str(tmp_path / "project"))
+    monkeypatch.setenv("AIRBYTE_TEMP_DIR", str(tmp_path / "tmp"))
+    monkeypatch.setenv("AIRBYTE_LOGGING_ROOT", str(tmp_path / "logs"))
+    (tmp_path / "tmp").mkdir()
+    assert "airbyte" not in sys.modules, "PyAirbyte reads its settings at import: import it only here"
+    try:
+        import airbyte
+    except ImportError:  # pragma: no cover - a set-up problem, not a skip: CI must run this test
+        pytest.fail("PyAirbyte is not installed in this venv: run `make pyairbyte-test`, which installs it")
+    from airbyte import constants
+
+    assert constants.AIRBYTE_OFFLINE_MODE and constants.DEFAULT_CACHE_ROOT == tmp_path / "cache"
+    return airbyte
+
+
+def _table(cache, sql: str):
+    from sqlalchemy import text
+
+    with cache.get_sql_engine().connect() as connection:
+        return connection.execute(text(sql)).fetchall()
+
+
+def test_pyairbyte_reads_events_into_duckdb_then_only_the_lookback_days_again(pyairbyte, connector_command):
+    today = dt.datetime.now(dt.timezone.utc).date()
+    days = [today - dt.timedelta(days=offset) for offset in (3, 2, 1)]
+    with FakeMixpanel(events_per_day=EVENTS_PER_DAY, days=days) as fake:
+        config = {
+            "credentials": {"auth_type": "service_account", "username": FAKE_SA_USERNAME, "secret": FAKE_SA_SECRET},
+            "project_id": FAKE_PROJECT_ID,
+            "base_url": fake.url,
+            "start_date": days[0].isoformat(),
+            "end_date": today.isoformat(),  # fixed, so a run across midnight reads the same days
+            "lookback_window_days": LOOKBACK_DAYS,
+        }
+        source = pyairbyte.get_source("source-mixpanel-aep", local_executable=str(connector_command), config=config, streams=["events"])
+        source.check()
+        cache = pyairbyte.get_default_cache()
+        assert Path(cache.db_path).is_relative_to(Path(pyairbyte.constants.DEFAULT_CACHE_ROOT))
+
+        started = time.monotonic()
+        first = source.read(cache=cache)
+        _say(f"first read: {first.processed_records} records in {time.monotonic() - started:.1f} s")
+
+        expected_first = fake.expected_events(days[0], today)
+        assert len(expected_first) == EVENTS_PER_DAY * len(days)
+        assert first.processed_records == len(expected_first)
+        [(rows, unique_ids, first_time, last_time)] = _table(
+            cache, "SELECT COUNT(*), COUNT(DISTINCT _id), MIN(timestamp), MAX(timestamp) FROM main.events")
+        assert rows == unique_ids == len(expected_first)
+        assert first_time.date() == days[0] and last_time.date() == days[-1]
+        columns = {name for (name,) in _table(cache, "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'")}
+        assert COLUMNS <= columns, f"missing columns: {sorted(COLUMNS - columns)}"
+        assert sorted(_id for (_id,) in _table(cache, "SELECT _id FROM main.events")) == sorted(
+            event["properties"]["$insert_id"] for event in expected_first)
+        [(browsers,)] = _table(cache, """SELECT COUNT(*) FROM main.events WHERE json_extract_string(properties, '$."$browser"') IS NOT NULL""")
+        assert browsers == rows  # every custom/default property survives inside `properties`
+
+        # Late events for yesterday (inside the lookback) and new ones today, then an incremental read.
+        late = list(generate_events(days[-1], 3, seed=101))
+        new = list(generate_events(today, 5, seed=102))
+        fake.add_events(late + new)
+        started = time.monotonic()
+        second = source.read(cache=cache)
+        _say(f"incremental read: {second.processed_records} records in {time.monotonic() - started:.1f} s")
+
+        reread = fake.expected_events(today - dt.timedelta(days=LOOKBACK_DAYS), today)
+        assert second.processed_records == len(reread) == EVENTS_PER_DAY * LOOKBACK_DAYS + len(late) + len(new)
+        [(rows, unique_ids)] = _table(cache, "SELECT COUNT(*), COUNT(DISTINCT _id) FROM main.events")
+        assert rows == unique_ids == len(expected_first) + len(late) + len(new)  # re-read rows merged on _id
+        from_dates = [request.params["from_date"] for request in fake.requests if "from_date" in request.params and "limit" not in request.params]
+        assert from_dates == [days[0].isoformat(), (today - dt.timedelta(days=LOOKBACK_DAYS)).isoformat()]
