@@ -457,7 +457,7 @@ def print_backfill(sim: Dict[str, Any], live: Optional[Dict[str, Any]]) -> None:
 
 
 # --- 4. context ---------------------------------------------------------------------------------------
-def start_costs(args: argparse.Namespace, tries: int = 3) -> List[Dict[str, Any]]:
+def start_costs(args: argparse.Namespace, tries: int = 2) -> List[Dict[str, Any]]:
     cases = [
         ("python -c pass", [sys.executable, "-c", "pass"]),
         ("import the CDK (entrypoint + http streams)", [sys.executable, "-c", "import airbyte_cdk.entrypoint, airbyte_cdk.sources.streams.http"]),
@@ -477,7 +477,7 @@ def start_costs(args: argparse.Namespace, tries: int = 3) -> List[Dict[str, Any]
 
 def print_start_costs(rows: List[Dict[str, Any]]) -> None:
     print()
-    print("Context: process start costs (best of 3, wall)")
+    print(f"Context: process start costs (best of {len(rows[0]['walls_s'])}, wall)")
     for row in rows:
         print(f"  {row['what']:<44} {row['best_s']:>6.2f} s")
 
@@ -584,6 +584,15 @@ def _frame_name(frame: str) -> str:
     return f"{name} ({location.rsplit(':', 1)[0]})" if location else name
 
 
+def git_version() -> str:
+    """The commit measured, `-dirty` when the working tree differs (the package is installed editable)."""
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
 class OtherCpu:
     """CPU time the whole machine spent on processes other than this one and its children (Linux /proc/stat)."""
 
@@ -659,11 +668,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     problems: List[str] = []
     cpus = os.cpu_count()
     load_before = os.getloadavg()
-    print(f"source-mixpanel-aep benchmark: {cpus} CPUs, Python {sys.version.split()[0]}, connector: {' '.join(connector_command(args.entry))}")
+    version = git_version()
+    print(f"source-mixpanel-aep benchmark: {cpus} CPUs, Python {sys.version.split()[0]}, code {version}, "
+          f"connector: {' '.join(connector_command(args.entry))}")
     print(f"stdout of both programs: {'buffered (Python default)' if args.buffered else 'PYTHONUNBUFFERED=1, as in the Docker image'}; "
           f"load average before: {load_before[0]:.2f} (1 min)")
     results: Dict[str, Any] = {"started": dt.datetime.now(dt.timezone.utc).isoformat(), "cpus": cpus, "python": sys.version.split()[0],
-                               "events": args.events, "day": day.isoformat(), "repeat": args.repeat, "unbuffered": not args.buffered,
+                               "events": args.events, "day": day.isoformat(), "repeat": args.repeat, "unbuffered": not args.buffered, "code": version,
                                "load_before": load_before}
     results["throughput"] = throughput(args, day, catalog, problems)
     if not args.skip_scaling:
