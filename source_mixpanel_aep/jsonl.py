@@ -8,7 +8,9 @@ API sends in practice, and what happens to it:
   reported through `on_repair` (NaN becomes null, bad bytes become U+FFFD);
 - a final `terminated early` line: `TerminatedEarly`, the window is incomplete;
 - a gzip body cut before its trailer: `TruncatedBody`;
-- a line that no rejoining can parse: `MalformedLine` with its line number.
+- a line that no rejoining can parse: `MalformedLine` with its line number;
+- valid JSON nested deeper than MAX_DEPTH: reported through `on_skip` and not yielded, since
+  no parser or serializer down the line could carry it (without `on_skip`: `MalformedLine`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ import orjson
 
 MAX_LINE_BYTES = 256 * 1024 * 1024  # a line longer than this is not an event, whatever it is
 MAX_JOINED_LINES = 8  # how many physical lines one split record may span
+# Nesting levels an event may have. The CDK writes records with orjson (254 levels), falling back
+# to the standard library, which stops near the interpreter's recursion limit (1000 frames, less
+# what is already on the stack); far beyond anything analytics data holds.
+MAX_DEPTH = 500
+_DEEP_LINE_BYTES = 2 * MAX_DEPTH  # a shorter line cannot nest that deep
 _DECOMPRESS_PIECE = 1024 * 1024  # bounds what one small gzip chunk may inflate to at once
 TERMINATED_EARLY = b"terminated early"
 # orjson turns integers beyond 64 bits into floats without a word; those need 20+ digits in a row,
@@ -99,6 +106,7 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 _FAILED = object()
+_TOO_DEEP = object()
 
 
 def _tolerant_loads(line: bytes, repairs: List[str]) -> Any:
@@ -115,14 +123,43 @@ def _tolerant_loads(line: bytes, repairs: List[str]) -> Any:
 
     try:
         return json.loads(text, parse_constant=constant)
-    except (ValueError, RecursionError):
+    except ValueError:
         return _FAILED
+    except RecursionError:
+        return _TOO_DEEP
 
 
-def parse_lines(lines: Iterable[bytes], on_repair: Optional[Callable[[int, str], None]] = None) -> Iterator[Any]:
-    """Lines -> parsed JSON values. Fast path: orjson; anything it rejects gets a closer look."""
+def _too_deep(line: bytes, value: Any) -> bool:
+    """Whether `value` nests more than MAX_DEPTH levels; the byte counts spare the walk for all usual lines."""
+    if len(line) < _DEEP_LINE_BYTES or line.count(b"{") + line.count(b"[") <= MAX_DEPTH:
+        return False
+    stack = [(value, 1)]
+    while stack:  # iterative: a recursive walk would hit the very limit this guards against
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _too_deep_reason() -> str:
+    return f"it is nested more than {MAX_DEPTH} levels deep, more than JSON parsers and Airbyte's serializers can carry"
+
+
+def parse_lines(
+    lines: Iterable[bytes],
+    on_repair: Optional[Callable[[int, str], None]] = None,
+    on_skip: Optional[Callable[[int, str], None]] = None,
+) -> Iterator[Any]:
+    """Lines -> parsed JSON values. Fast path: orjson; anything it rejects gets a closer look.
+
+    `on_repair(line_no, what)` hears of each repaired line; `on_skip(line_no, why)` of each line
+    that is valid JSON but cannot be passed on (too deep).
+    """
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
+    deep_bytes = _DEEP_LINE_BYTES
     start_no = 0  # line number where the pending (split) record starts
     pending: List[bytes] = []
     line_no = 0
@@ -130,10 +167,15 @@ def parse_lines(lines: Iterable[bytes], on_repair: Optional[Callable[[int, str],
         if not pending:
             if line.translate(_DIGITS_ONLY).find(_LONG_NUMBER) < 0:
                 try:
-                    yield loads(line)
-                    continue
+                    value = loads(line)
                 except decode_error:
                     pass
+                else:
+                    if len(line) < deep_bytes or not _too_deep(line, value):
+                        yield value
+                    else:
+                        _skip(on_skip, line_no, line)
+                    continue
             stripped = line.strip()
             if not stripped:
                 continue
@@ -141,6 +183,9 @@ def parse_lines(lines: Iterable[bytes], on_repair: Optional[Callable[[int, str],
                 raise TerminatedEarly(line_no)
             repairs: List[str] = []
             value = _tolerant_loads(stripped, repairs)
+            if value is _TOO_DEEP or (value is not _FAILED and _too_deep(stripped, value)):
+                _skip(on_skip, line_no, stripped)
+                continue
             if value is not _FAILED:
                 if on_repair and repairs:
                     on_repair(line_no, "; ".join(repairs))
@@ -156,6 +201,10 @@ def parse_lines(lines: Iterable[bytes], on_repair: Optional[Callable[[int, str],
         pending.append(stripped)
         repairs = []
         value = _tolerant_loads(b"".join(pending), repairs)
+        if value is _TOO_DEEP or (value is not _FAILED and _too_deep(b"".join(pending), value)):
+            _skip(on_skip, start_no, pending[0])
+            pending = []
+            continue
         if value is not _FAILED:
             if on_repair:
                 on_repair(start_no, "; ".join([f"record split across {len(pending)} lines rejoined"] + repairs))
@@ -167,3 +216,9 @@ def parse_lines(lines: Iterable[bytes], on_repair: Optional[Callable[[int, str],
             raise MalformedLine(start_no, pending[0], "no following line completes it")
     if pending:
         raise MalformedLine(start_no, pending[0], "the body ends inside it")
+
+
+def _skip(on_skip: Optional[Callable[[int, str], None]], line_no: int, line: bytes) -> None:
+    if on_skip is None:
+        raise MalformedLine(line_no, line, _too_deep_reason())
+    on_skip(line_no, _too_deep_reason())

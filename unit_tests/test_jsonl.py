@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from source_mixpanel_aep.jsonl import MalformedLine, TerminatedEarly, TruncatedBody, gunzip, parse_lines, split_lines
+from source_mixpanel_aep.jsonl import MAX_DEPTH, MalformedLine, TerminatedEarly, TruncatedBody, gunzip, parse_lines, split_lines
 
 CHUNK_SIZES = [1, 7, 4096]
 CHUNK_IDS = ["1-byte-chunks", "7-byte-chunks", "4096-byte-chunks"]
@@ -212,3 +212,48 @@ def test_a_second_gzip_member_cut_short_raises_truncated_body():
     data = gzipped(BODY) + gzipped(BODY)[:-6]
     with pytest.raises(TruncatedBody):
         b"".join(gunzip(chunked(data, 7)))
+
+
+def nested(depth, inside=b"1"):
+    """An event whose properties hold a value nested `depth` levels deep in all (the event and properties objects included)."""
+    return b'{"event":"deep","properties":{"time":1,"n":' + b"[" * (depth - 2) + inside + b"]" * (depth - 2) + b"}}"
+
+
+@pytest.mark.parametrize(
+    "depth",
+    [MAX_DEPTH + 1, 1030, 5000],
+    ids=["one-level-too-many", "beyond-orjson-1024", "beyond-the-recursion-limit"],
+)
+def test_an_event_nested_deeper_than_max_depth_is_skipped_through_on_skip_and_the_rest_parsed(depth):
+    body = b"\n".join([line("before"), nested(depth), line("after")]) + b"\n"
+    skipped = []
+    values = list(parse_lines(split_lines([body]), on_skip=lambda no, why: skipped.append((no, why))))
+    assert [value["event"] for value in values] == ["before", "after"]
+    assert [no for no, _ in skipped] == [2] and f"more than {MAX_DEPTH} levels" in skipped[0][1]
+
+
+def test_an_event_exactly_max_depth_deep_is_parsed():
+    [value] = list(parse_lines([nested(MAX_DEPTH)]))
+    depth, node = 2, value["properties"]["n"]
+    while isinstance(node, list):
+        depth, node = depth + 1, node[0]
+    assert depth == MAX_DEPTH and node == 1
+
+
+def test_brackets_inside_strings_do_not_count_as_depth():
+    text = b'"' + b"[{" * MAX_DEPTH + b'"'
+    [value] = list(parse_lines([b'{"event":"brackets","properties":{"time":1,"s":' + text + b"}}"]))
+    assert value["properties"]["s"] == "[{" * MAX_DEPTH
+
+
+def test_without_on_skip_a_too_deep_event_raises_malformed_line_rather_than_vanish():
+    with pytest.raises(MalformedLine, match=r"line 1 .*more than 500 levels"):
+        list(parse_lines([nested(5000)]))
+
+
+def test_a_too_deep_event_split_across_two_lines_is_skipped_at_its_first_line():
+    deep = nested(MAX_DEPTH + 10)
+    skipped = []
+    body = line("before") + b"\n" + deep[:-1] + b"\n" + deep[-1:] + b"\n" + line("after") + b"\n"
+    values = list(parse_lines(split_lines([body]), on_skip=lambda no, why: skipped.append(no)))
+    assert [value["event"] for value in values] == ["before", "after"] and skipped == [2]

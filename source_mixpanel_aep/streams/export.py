@@ -219,13 +219,17 @@ class ExportStream(HttpStream, IncrementalMixin):
         to_record = mapping.to_record
         source_timezone = self._config.source_timezone
         unmappable = 0
-        for index, value in enumerate(parse_lines(split_lines(chunks), on_repair=lambda line, what: self._log_repair(window, line, what)), 1):
+        too_deep: List[int] = []  # line numbers of valid events nested too deeply to pass on
+        on_repair = lambda line, what: self._log_repair(window, line, what)  # noqa: E731
+        on_skip = lambda line, why: self._log_skip(window, line, why, too_deep)  # noqa: E731
+        for index, value in enumerate(parse_lines(split_lines(chunks), on_repair=on_repair, on_skip=on_skip), 1):
             try:
                 yield to_record(value, time_in_ms=True, source_timezone=source_timezone)
             except mapping.UnmappableEvent as error:
                 unmappable += 1
                 if unmappable <= MAX_UNMAPPABLE_LOGGED:
                     self.logger.warning(f"Window {window and window.start}..{window and window.end}: event #{index} skipped, it cannot become a record: {error}")
+        unmappable += len(too_deep)
         if unmappable:
             self.logger.warning(f"Window {window and window.start}..{window and window.end}: {unmappable} event(s) could not be mapped and were not emitted (see warnings above).")
 
@@ -239,6 +243,11 @@ class ExportStream(HttpStream, IncrementalMixin):
     # --- messages ----------------------------------------------------------------------------
     def _log_repair(self, window: Optional[Window], line_no: int, what: str) -> None:
         self.logger.warning(f"Window {window and window.start}..{window and window.end}, line {line_no}: {what}")
+
+    def _log_skip(self, window: Optional[Window], line_no: int, why: str, skipped: List[int]) -> None:
+        skipped.append(line_no)
+        if len(skipped) <= MAX_UNMAPPABLE_LOGGED:
+            self.logger.warning(f"Window {window and window.start}..{window and window.end}, line {line_no}: event skipped, {why}")
 
     def _log_pacing(self, seconds: float) -> None:
         self.logger.info(f"Pacing: waiting {seconds:.1f} s to stay within Mixpanel's 60 requests/hour and 3/second")
