@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import AirbyteConnectionStatus, ConnectorSpecification, Status
+from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConnectorSpecification, Status
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .config import SPEC, parse_config
+from .state import read_state_file
 from .streams import ExportStream
 
 CHECK_RETRIES = 1  # check answers in seconds: one retry, not the read's minutes of backoff
@@ -18,6 +19,11 @@ CHECK_RETRIES = 1  # check answers in seconds: one retry, not the read's minutes
 
 class SourceMixpanelAep(AbstractSource):
     check_config_against_spec = True  # through run.SourceEntrypoint.validate_connection: parse_config
+
+    @classmethod
+    def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
+        """The --state file in any shape a user may bring (see state.py); a config_error if it is not understood."""
+        return read_state_file(state_path, logging.getLogger("airbyte")) if state_path else []
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return ConnectorSpecification(**SPEC)

@@ -164,6 +164,8 @@ class ExportStream(HttpStream, IncrementalMixin):
         self._progress = Progress(total_days=sum(window.days for window in windows))
         if cursor is not None:
             self.logger.info(f"Resuming from cursor {format_cursor(cursor)} minus {config.lookback_window_days} lookback days: {first}..{last}")
+        elif sync_mode == SyncMode.incremental:
+            self.logger.info(f"No saved state for stream '{self.name}': reading everything from start_date {config.start_date}.")
         self.logger.info(f"Reading {first}..{last} in {len(windows)} window(s) of up to {config.date_window_days} day(s)")
         return [window.as_slice() for window in windows]
 
