@@ -31,7 +31,6 @@ from integration_tests.builders import (
     connector_command,
     cursors,
     days_back,
-    error_messages,
     event_ids,
     ordered_ids,
     protocol_lines,
