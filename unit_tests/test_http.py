@@ -82,6 +82,15 @@ def test_client_errors_fail_as_config_errors_with_an_actionable_message(legacy, 
     assert not missing, resolution.error_message
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_fails_as_a_config_error_naming_only_the_target_host(status):
+    location = "https://evil.example.net/api/2.0/export?token=from-the-redirect"
+    resolution = handler().interpret_response(response(status, b"", {"Location": location}))
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.config_error)
+    assert f"{status} to evil.example.net" in resolution.error_message and "base_url" in resolution.error_message
+    assert "from-the-redirect" not in resolution.error_message
+
+
 def test_a_long_error_body_is_cut_short_in_the_message():
     resolution = handler().interpret_response(response(404, b"x" * 5000))
     assert "x" * 300 in resolution.error_message and "x" * 301 not in resolution.error_message

@@ -123,7 +123,8 @@ class ExportStream(HttpStream, IncrementalMixin):
         return {"Accept-Encoding": "gzip", "Accept": "text/plain"}
 
     def request_kwargs(self, **kwargs: Any) -> Mapping[str, Any]:
-        return {"stream": True, "timeout": (min(CONNECT_TIMEOUT_SECONDS, self._config.request_timeout_seconds), self._config.request_timeout_seconds)}
+        timeout = (min(CONNECT_TIMEOUT_SECONDS, self._config.request_timeout_seconds), self._config.request_timeout_seconds)
+        return {"stream": True, "timeout": timeout, "allow_redirects": False}  # a redirect is an error (http.ExportErrorHandler)
 
     def get_error_handler(self) -> ExportErrorHandler:
         return ExportErrorHandler(self._config.project_id, self._config.project_timezone, self._config.legacy_local_time, self._max_retries)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import time
 from typing import Any, Callable, Deque, Optional, Union
+from urllib.parse import urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -82,6 +83,13 @@ class ExportErrorHandler(ErrorHandler):
             return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.transient_error, "Mixpanel rate limit (429).")
         if status >= 500:
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Mixpanel server error ({status}).")
+        if 300 <= status < 400:  # not followed (allow_redirects=False): requests go to the configured host only
+            target = urlsplit(response.headers.get("Location", "")).hostname or "an unnamed place"
+            message = (
+                f"Mixpanel answered with a redirect ({status} to {target}), which is not followed: the connector sends requests "
+                "and credentials only to the configured host. Check region and base_url."
+            )
+            return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, message)
         return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, self.user_message(status, error_text(response)))
 
     def user_message(self, status: int, said: str) -> str:
