@@ -7,6 +7,7 @@ mapped below to messages that say what to do.
 
 from __future__ import annotations
 
+import base64
 import collections
 import time
 from typing import Any, Callable, Deque, Optional, Union
@@ -18,6 +19,7 @@ from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget, AbstractCal
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.requests_native_auth import BasicHttpAuthenticator, TokenAuthenticator
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from requests.auth import AuthBase
 
 from ..config import Credentials
@@ -31,12 +33,20 @@ BACKOFF_CAP_SECONDS = 60.0
 
 
 def authenticator(credentials: Credentials) -> AuthBase:
-    """Service account and project secret are HTTP Basic; an OAuth token is a Bearer header."""
+    """Service account and project secret are HTTP Basic; an OAuth token is a Bearer header.
+
+    The header's value is registered with the CDK's log filter: Basic credentials are only
+    base64-encoded, and the CDK's debug log of each request prints its headers.
+    """
     if credentials.auth_type == "service_account":
-        return BasicHttpAuthenticator(username=credentials.username or "", password=credentials.secret or "")
-    if credentials.auth_type == "project_secret":
-        return BasicHttpAuthenticator(username=credentials.api_secret or "", password="")
-    return TokenAuthenticator(token=credentials.access_token or "")
+        user, password = credentials.username or "", credentials.secret or ""
+    elif credentials.auth_type == "project_secret":
+        user, password = credentials.api_secret or "", ""
+    else:
+        add_to_secrets(credentials.access_token or "")
+        return TokenAuthenticator(token=credentials.access_token or "")
+    add_to_secrets(base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii"))
+    return BasicHttpAuthenticator(username=user, password=password)
 
 
 def error_text(response: requests.Response) -> str:
