@@ -105,11 +105,12 @@ def test_given_5xx_a_few_times_when_read_then_retried_and_every_event_delivered_
     assert not output.errors and len(cursors(output)) == 1
 
 
-def test_given_a_server_that_never_recovers_when_read_then_transient_trace_names_the_window_and_state_resumes_without_gaps(sleeps):
+@pytest.mark.parametrize("status", [503, 429])
+def test_given_a_server_that_never_recovers_when_read_then_transient_trace_names_the_window_and_state_resumes_without_gaps(sleeps, status):
     days = days_back(6)
     with FakeMixpanel(events_per_day=8, days=days) as fake:
         fake.add_fault("none")  # the first window is served
-        fake.add_fault("status", status=503, times=1 + MAX_RETRIES)  # every attempt at the second window
+        fake.add_fault("status", status=status, times=1 + MAX_RETRIES)  # every attempt at the second window
         cfg = config(fake.url, start_date=str(days[0]), date_window_days=2, lookback_window_days=0)
         first = run_read(cfg)  # Mixpanel is back for the next run
         second = run_read(cfg, state_value={"timestamp": cursors(first)[-1]})
@@ -120,7 +121,7 @@ def test_given_a_server_that_never_recovers_when_read_then_transient_trace_names
     [error, *_] = first.errors
     assert error.trace.error.failure_type == FailureType.transient_error
     message = error.trace.error.message
-    assert f"{days[2]}..{days[3]}" in message and "503" in message and "resume" in message
+    assert f"{days[2]}..{days[3]}" in message and f"HTTP {status}" in message and "resume" in message
     assert "Traceback" not in message
     assert AirbyteStreamStatus.INCOMPLETE in statuses(first)
     assert sleeps.http == [6.0, 11.0, 21.0, 41.0, 61.0, 61.0]  # MAX_RETRIES=6: 7 requests, then give up
