@@ -13,8 +13,9 @@ What one run does:
    integration_tests.fake_mixpanel`, its own process, free port) serving one UTC day (yesterday)
    of N events; runs the connector's `read` (full_refresh, that day, default window size) with
    stdout to a pipe this process drains, counting `{"type":"RECORD"` lines and bytes; wall time
-   from spawn to exit; peak RSS and CPU of that one child from os.wait4. Then the floor loop
-   (bench/floor.py) the same way, on the same server. Repeated --repeat times, median reported.
+   from fork to exit, CPU and peak RSS of that one process from os.wait4 (in a tiny launcher, see
+   LAUNCHER). Then the floor loop (bench/floor.py) the same way, on the same server. Repeated
+   --repeat times (who goes first alternates), the median by wall reported.
 2. memory scaling: the connector alone at each --scaling size (gzip on): peak RSS, ratio of the
    largest size to the smallest.
 3. backfill: a 365-day backfill with default settings, planned by the real stream in-process
@@ -69,7 +70,7 @@ _LIVE: Dict[int, subprocess.Popen] = {}  # every process this script started and
 def _cleanup() -> None:
     for pid, proc in list(_LIVE.items()):
         if proc.poll() is None:
-            proc.terminate()
+            proc.terminate()  # a launcher passes SIGTERM on to the program it measures
             try:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
@@ -164,18 +165,55 @@ class _PrefixCounter:
 CHILD_ENV = dict(os.environ)  # set in main(): PYTHONUNBUFFERED as the Docker image has it, unless --buffered
 
 
+# The measured program is started by this tiny launcher (python -S, ~8 MB), not by the benchmark process itself:
+# a child's ru_maxrss starts at its parent's peak RSS (the kernel carries the high-water mark over fork + exec), so
+# spawning from here would make every child look at least as big as this process. The launcher forks, execs the
+# program (stdout/stderr inherited), reaps it with os.wait4 and writes wall time, exit code and that one process's
+# rusage to a file. It runs in its own process group; the benchmark ends the group on timeout or interruption.
+LAUNCHER = r"""
+import os, signal, sys, time
+out, argv = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(pid, signal.SIGTERM))
+while True:
+    try:
+        _, status, usage = os.wait4(pid, 0)
+        break
+    except InterruptedError:
+        pass
+wall = time.perf_counter() - started
+with open(out, "w") as f:
+    f.write("%r %d %d %r %r" % (wall, os.waitstatus_to_exitcode(status), usage.ru_maxrss, usage.ru_utime, usage.ru_stime))
+"""
+
+
+def _kill_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)  # the launcher's own group (start_new_session): the launcher and the measured program
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def run_counting(what: str, argv: Sequence[str], *, timeout: float, keep_other_lines: bool = False) -> Run:
-    """Spawn argv with stdout to a pipe, drain and count it, reap it with os.wait4 for its own rusage."""
+    """Run argv through LAUNCHER with stdout to a pipe; drain and count it; that process's wall time, CPU and peak RSS."""
     run = Run(what)
     counters = [_PrefixCounter(prefix) for prefix in RECORD_PREFIXES]
     stderr_path = WORK / f"{what}.stderr"
+    result_path = WORK / f"{what}.rusage"
+    result_path.unlink(missing_ok=True)
     pending = b""
     tail = b""
     with open(stderr_path, "wb") as stderr:
-        started = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, bufsize=0, env=CHILD_ENV)
+        proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, str(result_path)] + list(argv), cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=stderr, bufsize=0, env=CHILD_ENV, start_new_session=True)
     _LIVE[proc.pid] = proc
-    timer = threading.Timer(timeout, proc.kill)
+    timer = threading.Timer(timeout, _kill_group, (proc, signal.SIGKILL))
     timer.daemon = True
     timer.start()
     try:
@@ -193,18 +231,19 @@ def run_counting(what: str, argv: Sequence[str], *, timeout: float, keep_other_l
                 pending += chunk
                 *complete, pending = pending.split(b"\n")
                 run.other_lines.extend(line.decode("utf-8", "replace") for line in complete if line and not line.startswith(RECORD_PREFIXES))
-        _, status, usage = os.wait4(proc.pid, 0)
-        run.wall_s = time.perf_counter() - started
+        launcher_status = proc.wait()
     finally:
         timer.cancel()
         proc.stdout.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
     _LIVE.pop(proc.pid, None)
-    run.returncode = proc.returncode
     run.records = sum(counter.count for counter in counters)
-    run.cpu_s = usage.ru_utime + usage.ru_stime
-    run.peak_rss_mb = usage.ru_maxrss * 1024 / MB  # Linux: kilobytes
     run.tail = tail.decode("utf-8", "replace")
+    try:
+        wall, code, maxrss_kb, utime, stime = result_path.read_text().split()
+        run.wall_s, run.returncode, run.cpu_s = float(wall), int(code), float(utime) + float(stime)
+        run.peak_rss_mb = int(maxrss_kb) * 1024 / MB  # Linux: kilobytes
+    except (OSError, ValueError):
+        run.returncode = launcher_status or -1  # killed on timeout, or the launcher failed
     if run.returncode != 0:
         run.tail += "\n--- stderr ---\n" + stderr_path.read_text(errors="replace")[-4000:]
     return run
@@ -409,6 +448,20 @@ def _pace(stream: Any, budget_type: type, requests: int, request_seconds: float)
             "elapsed_s": fake.now, "budget": source}
 
 
+BACKFILL_MARK = "BACKFILL-SIMULATION "
+
+
+def simulate_backfill_in_child(request_seconds: Sequence[float], target_seconds: float) -> Dict[str, Any]:
+    """simulate_backfill in a child process, so this process stays small and never imports the CDK."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "--simulate-backfill", ",".join(f"{s:g}" for s in request_seconds),
+            "--request-seconds", f"{target_seconds:g}"]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, env=CHILD_ENV)
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(BACKFILL_MARK):
+            return json.loads(line[len(BACKFILL_MARK):])
+    raise RuntimeError(f"the backfill simulation failed (exit {done.returncode}): {(done.stdout + done.stderr)[-3000:]}")
+
+
 def live_backfill(args: argparse.Namespace, catalog: Path, problems: List[str]) -> Dict[str, Any]:
     """The same backfill for real: a fake with a few events each day, the connector's own LOG lines."""
     today = dt.datetime.now(dt.timezone.utc).date()
@@ -460,26 +513,26 @@ def print_backfill(sim: Dict[str, Any], live: Optional[Dict[str, Any]]) -> None:
 def start_costs(args: argparse.Namespace, tries: int = 2) -> List[Dict[str, Any]]:
     cases = [
         ("python -c pass", [sys.executable, "-c", "pass"]),
+        ("import requests (the floor's imports)", [sys.executable, "-c", "import json, requests"]),
         ("import the CDK (entrypoint + http streams)", [sys.executable, "-c", "import airbyte_cdk.entrypoint, airbyte_cdk.sources.streams.http"]),
         ("import the connector", [sys.executable, "-c", "import source_mixpanel_aep"]),
         ("connector `spec` (start to exit)", connector_command(args.entry) + ["spec"]),
     ]
     rows = []
     for label, argv in cases:
-        walls = []
-        for _ in range(tries):
-            started = time.perf_counter()
-            subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=CHILD_ENV)
-            walls.append(time.perf_counter() - started)
-        rows.append({"what": label, "best_s": min(walls), "walls_s": walls})
+        runs = [run_counting("start-cost", argv, timeout=120) for _ in range(tries)]
+        if any(run.returncode != 0 for run in runs):
+            raise RuntimeError(f"{label} failed: {runs[-1].tail[-2000:]}")
+        rows.append({"what": label, "best_s": min(run.wall_s for run in runs), "walls_s": [run.wall_s for run in runs],
+                     "peak_rss_mb": max(run.peak_rss_mb for run in runs)})
     return rows
 
 
 def print_start_costs(rows: List[Dict[str, Any]]) -> None:
     print()
-    print(f"Context: process start costs (best of {len(rows[0]['walls_s'])}, wall)")
+    print(f"Context: process start costs (best of {len(rows[0]['walls_s'])}, wall; peak RSS of that process)")
     for row in rows:
-        print(f"  {row['what']:<44} {row['best_s']:>6.2f} s")
+        print(f"  {row['what']:<44} {row['best_s']:>6.2f} s {row['peak_rss_mb']:>7.1f} MB")
 
 
 # --- profile -----------------------------------------------------------------------------------------
@@ -558,6 +611,7 @@ def py_spy_profile(args: argparse.Namespace, config: Path, catalog: Path) -> str
         return f"\n## py-spy failed (exit {run.returncode}):\n{run.tail[-2000:]}\n"
     inclusive: Dict[str, int] = {}
     own: Dict[str, int] = {}
+    own_lines: Dict[str, int] = {}
     total = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
@@ -565,13 +619,17 @@ def py_spy_profile(args: argparse.Namespace, config: Path, catalog: Path) -> str
             continue
         samples = int(count)
         total += samples
-        frames = [_frame_name(frame) for frame in stack.split(";")]
+        raw_frames = stack.split(";")
+        own_lines[raw_frames[-1]] = own_lines.get(raw_frames[-1], 0) + samples
+        frames = [_frame_name(frame) for frame in raw_frames]
         own[frames[-1]] = own.get(frames[-1], 0) + samples
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + samples
     lines = [f"\n## py-spy, the real process ({' '.join(read_command(args.entry, config, catalog)[:2])}...), imports included: "
              f"{total:,} samples at 250 Hz, {run.records:,} records, {run.wall_s:.1f} s wall; % of samples, grouped by function\n"]
-    for title, table in (("inclusive (function on the stack)", inclusive), ("own (function at the top of the stack)", own)):
+    tables = (("inclusive (function on the stack)", inclusive), ("own (function at the top of the stack)", own),
+              ("own, by line (native calls such as write() count to the line that made them)", own_lines))
+    for title, table in tables:
         lines.append(f"\n=== top {args.profile_top} {title} ===")
         for name, samples in sorted(table.items(), key=lambda item: -item[1])[:args.profile_top]:
             lines.append(f"{samples * 100 / max(total, 1):6.1f}%  {name}")
@@ -646,12 +704,17 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="run both programs without PYTHONUNBUFFERED (default: PYTHONUNBUFFERED=1, as the Docker image sets it)")
     parser.add_argument("--json", type=Path, help="also write every result to this JSON file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed (a wrong record count always exits 1)")
+    parser.add_argument("--simulate-backfill", type=_seconds, metavar="SECONDS,...", help=argparse.SUPPRESS)  # internal: the child's side
     parser.add_argument("--profile", type=Path, metavar="PATH", help="instead of the benchmark: cProfile one read of --events (gzip off), write the text here")
     parser.add_argument("--profile-top", type=int, default=25, help="functions listed per ordering in --profile (default 25)")
     parser.add_argument("--py-spy", action="store_true", help="with --profile: also sample one real `read` process with py-spy (pip install py-spy)")
     args = parser.parse_args(argv)
     if args.events < 1 or args.repeat < 1:
         parser.error("--events and --repeat must be positive")
+
+    if args.simulate_backfill is not None:
+        print(BACKFILL_MARK + json.dumps(simulate_backfill(sorted(set(args.simulate_backfill) | {args.request_seconds}), args.request_seconds)))
+        return 0
 
     WORK.mkdir(exist_ok=True)
     CHILD_ENV.pop("PYTHONUNBUFFERED", None)
@@ -679,7 +742,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     results["throughput"] = throughput(args, day, catalog, problems)
     if not args.skip_scaling:
         results["scaling"] = scaling(args, day, catalog, problems)
-    results["backfill"] = simulate_backfill(sorted({0.0, 1.0, 10.0, args.request_seconds, 300.0}), args.request_seconds)
+    results["backfill"] = simulate_backfill_in_child(sorted({0.0, 1.0, 10.0, args.request_seconds, 300.0}), args.request_seconds)
     results["backfill_live"] = None if args.skip_live_backfill else live_backfill(args, catalog, problems)
     print("  context: process start costs ...", flush=True)
     results["start_costs"] = start_costs(args)

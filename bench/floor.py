@@ -1,8 +1,8 @@
 """The plain-Python floor the connector is measured against (run by bench.py as its own process).
 
-Defined exactly as in the performance issue: requests' `iter_lines` + the standard library's
-`json.loads` + strip `$` from property names + `json.dumps` of a RECORD-shaped message per line,
-written to stdout. Nothing else: no retries, no windows, no schema, no state. It reads the same
+Defined exactly as in the performance issue: requests' `iter_lines` (its default 512-byte
+chunks) + the standard library's `json.loads` + strip `$` from property names + `json.dumps` of a
+RECORD-shaped message per line, written to stdout with `sys.stdout.write`. Nothing else: no retries, no windows, no schema, no state. It reads the same
 export URL with the same parameters and credentials as the connector, taken from the connector's
 own config file:
 
