@@ -42,7 +42,7 @@ def test_a_365_day_range_in_30_day_windows_is_13_contiguous_windows():
     planned = plan_windows(d("2023-01-01"), d("2023-12-31"), 30)
     assert len(planned) == 13
     assert planned[0].start == d("2023-01-01") and planned[-1].end == d("2023-12-31")
-    assert all(nxt.start == prev.end + dt.timedelta(days=1) for prev, nxt in zip(planned, planned[1:]))
+    assert all(nxt.start == prev.end + dt.timedelta(days=1) for prev, nxt in zip(planned, planned[1:], strict=False))
     assert all((w.end - w.start).days + 1 == 30 for w in planned[:-1])
     assert (planned[-1].end - planned[-1].start).days + 1 == 5
 
