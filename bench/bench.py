@@ -584,8 +584,8 @@ def profile(args: argparse.Namespace, day: dt.date, catalog: Path, out: Path) ->
             os.close(devnull)
         wall = time.perf_counter() - started
         where = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
-        text.write(f"Profile of one connector `read`: {args.events:,} events, one window, gzip off. Python {sys.version.split()[0]}, "
-                   f"{os.cpu_count()} CPUs. Produced by `python bench/bench.py --events {args.events} --profile {where}"
+        text.write(f"Profile of one connector `read`: {args.events:,} events, one window, gzip off. Code {git_version()}, "
+                   f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, stdout {'buffered' if args.buffered else 'PYTHONUNBUFFERED=1'}. Produced by `python bench/bench.py --events {args.events} --profile {where}"
                    f"{' --py-spy' if args.py_spy else ''}`.\n\n")
         text.write(f"## cProfile, in-process (the console script's function; imports not included; stdout -> /dev/null): "
                    f"{wall:.1f} s wall under the profiler, which inflates Python-level call overhead.\n\n")
@@ -643,12 +643,14 @@ def _frame_name(frame: str) -> str:
 
 
 def git_version() -> str:
-    """The commit measured, `-dirty` when the working tree differs (the package is installed editable)."""
+    """The commit measured, `-dirty` when the package differs from it (it is installed editable)."""
     try:
-        done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "source_mixpanel_aep", "setup.py", "main.py"],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
-    return done.stdout.strip() or "unknown"
+    return (head.stdout.strip() or "unknown") + ("-dirty" if changed.stdout.strip() else "")
 
 
 class OtherCpu:
