@@ -86,6 +86,11 @@ PROMOTED: Dict[str, Tuple[str, Callable[[Any], Tuple[Any, bool]]]] = {
     "item_price": ("item_price", _as_string),
 }
 _PROMOTED_ITEMS = tuple(PROMOTED.items())
+_EXACT_TYPES = {_as_string: str, _as_integer: int, _as_boolean: bool}
+_PROMOTED_FAST = {raw_key: (column, _EXACT_TYPES[convert], convert) for raw_key, (column, convert) in _PROMOTED_ITEMS}
+_PROMOTED_KEYS = frozenset(PROMOTED)
+# every column in the schema's order, so a record's keys are in the same order whatever it carried
+_NULL_COLUMNS: Dict[str, Any] = dict.fromkeys(["_id", "timestamp", "time", "event_name"] + [column for column, _ in PROMOTED.values()])
 
 
 def event_time_ms(raw_time: Any, *, time_in_ms: bool) -> int:
@@ -108,9 +113,30 @@ def local_ms_to_utc_ms(local_ms: int, zone: dt.tzinfo) -> int:
     return local_ms - (offset.days * 86_400_000 + offset.seconds * 1000 + offset.microseconds // 1000)
 
 
+_DAY_PREFIXES: Dict[int, str] = {}  # day number since 1970 -> "YYYY-MM-DDT"; a sync touches few days
+
+
 def iso_timestamp(utc_ms: int) -> str:
-    """UTC milliseconds -> ISO 8601 with milliseconds and Z: 2022-05-17T22:05:48.643Z."""
-    return (_EPOCH + dt.timedelta(milliseconds=utc_ms)).isoformat(timespec="milliseconds") + "Z"
+    """UTC milliseconds -> ISO 8601 with milliseconds and Z: 2022-05-17T22:05:48.643Z.
+
+    Integer arithmetic and a per-day prefix: this runs once per event, and a datetime round trip
+    costs several times as much. Raises OverflowError outside the years 1-9999.
+    """
+    day, in_day = divmod(utc_ms, 86_400_000)
+    prefix = _DAY_PREFIXES.get(day)
+    if prefix is None:
+        prefix = (_EPOCH + dt.timedelta(days=day)).date().isoformat() + "T"
+        if len(_DAY_PREFIXES) > 10_000:
+            _DAY_PREFIXES.clear()
+        _DAY_PREFIXES[day] = prefix
+    seconds, millis = divmod(in_day, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    return prefix + _HH_MM[minutes] + _SS[seconds] + _MMM_Z[millis]
+
+
+_HH_MM = [f"{minute // 60:02d}:{minute % 60:02d}:" for minute in range(1440)]
+_SS = [f"{second:02d}." for second in range(60)]
+_MMM_Z = [f"{millis:03d}Z" for millis in range(1000)]
 
 
 def content_id(raw: Dict[str, Any]) -> str:
@@ -123,7 +149,43 @@ def content_id(raw: Dict[str, Any]) -> str:
 
 
 def to_record(raw: Any, *, time_in_ms: bool = True, source_timezone: Optional[dt.tzinfo] = None) -> Dict[str, Any]:
-    """Map one parsed export line to a record; raise UnmappableEvent with the reason otherwise."""
+    """Map one parsed export line to a record; raise UnmappableEvent with the reason otherwise.
+
+    Runs once per event, so the common case (a named event, a properties object, an integer
+    millisecond time, promoted values already of their column's type) takes the short road;
+    everything else goes through the general converters with the same result.
+    """
+    name = raw.get("event") if type(raw) is dict else None
+    properties = raw.get("properties") if type(raw) is dict else None
+    if type(name) is not str or not name or type(properties) is not dict or not time_in_ms or source_timezone is not None:
+        return _to_record_general(raw, time_in_ms=time_in_ms, source_timezone=source_timezone)
+    rest = properties.copy()
+    ms = rest.pop("time", None)
+    if type(ms) is not int:
+        return _to_record_general(raw, time_in_ms=time_in_ms, source_timezone=source_timezone)
+    try:
+        timestamp = iso_timestamp(ms)
+    except OverflowError:
+        raise UnmappableEvent(f"properties.time {ms!r} is outside the years 1-9999") from None
+    record = _NULL_COLUMNS.copy()
+    record["timestamp"], record["time"], record["event_name"] = timestamp, ms // 1000, name
+    pop = rest.pop
+    for raw_key in _PROMOTED_KEYS.intersection(properties):
+        column, exact_type, convert = _PROMOTED_FAST[raw_key]
+        value = pop(raw_key)
+        if value is None or type(value) is exact_type:
+            record[column] = value
+        else:
+            record[column], exact = convert(value)
+            if not exact:
+                rest[raw_key] = value
+    insert_id = record["insert_id"]
+    record["_id"] = insert_id if insert_id else content_id(raw)
+    record["properties"] = rest
+    return record
+
+
+def _to_record_general(raw: Any, *, time_in_ms: bool, source_timezone: Optional[dt.tzinfo]) -> Dict[str, Any]:
     if not isinstance(raw, dict):
         raise UnmappableEvent(f"the line is a JSON {type(raw).__name__}, not an object")
     name = raw.get("event")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
-from source_mixpanel_aep.mapping import UnmappableEvent, to_record
+from source_mixpanel_aep.mapping import UnmappableEvent, iso_timestamp, to_record
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "source_mixpanel_aep" / "schemas" / "events.json").read_text())
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -293,3 +293,14 @@ def test_numeric_event_name_becomes_its_text():
 def test_the_schema_helper_rejects_a_bad_record():
     bad = {**SAMPLE_RECORD, "timestamp": "17 May 2022", "time": "1652825148"}
     assert len(list(VALIDATOR.iter_errors(bad))) == 2
+
+
+def test_iso_timestamp_agrees_with_datetime_for_ten_thousand_instants_across_the_whole_range():
+    import random
+
+    rng = random.Random(7)
+    lowest, highest = -62135596800000, 253402300799999  # 0001-01-01T00:00:00.000 .. 9999-12-31T23:59:59.999
+    samples = [lowest, highest, 0, -1, 86_399_999] + [rng.randint(lowest, highest) for _ in range(10_000)]
+    for ms in samples:
+        expected = (dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
+        assert iso_timestamp(ms) == expected, ms
