@@ -19,6 +19,9 @@ from .config import parse_config
 from .source import SourceMixpanelAep
 
 
+RECORDS_PER_WRITE = 100
+
+
 class SourceEntrypoint(AirbyteEntrypoint):
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
@@ -27,18 +30,29 @@ class SourceEntrypoint(AirbyteEntrypoint):
 
 def run(argv: Optional[List[str]] = None) -> None:
     entrypoint = SourceEntrypoint(SourceMixpanelAep())
+    pending: List[str] = []  # RECORD lines not yet written
     try:
         for message in entrypoint.run(entrypoint.parse_args(sys.argv[1:] if argv is None else argv)):
-            sys.stdout.write(f"{message}\n")
-            if not message.startswith('{"type":"RECORD"'):
-                sys.stdout.flush()  # a STATE must reach the platform now, not once 8 KB more have piled up behind a stalled window
+            pending.append(message)
+            # Records go out in batches: one write per record is a system call each when stdout is
+            # unbuffered (PYTHONUNBUFFERED, as in the image). Anything else - a STATE above all -
+            # goes out at once, with the records before it, so the platform has it while the next window runs.
+            if len(pending) >= RECORDS_PER_WRITE or not message.startswith('{"type":"RECORD"'):
+                _write(pending)
     except AirbyteTracedException as error:
         if error.failure_type != FailureType.config_error:
             raise
         AirbyteTracedException(message=error.message, internal_message=error.internal_message, failure_type=error.failure_type).emit_message()
         sys.exit(1)
     finally:
-        sys.stdout.flush()
+        _write(pending)
+
+
+def _write(lines: List[str]) -> None:
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+        lines.clear()
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

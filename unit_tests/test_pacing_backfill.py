@@ -14,7 +14,7 @@ import re
 
 import pytest
 import requests_mock
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import SyncMode, Type
 
 from source_mixpanel_aep.config import parse_config
 from source_mixpanel_aep.streams import export as export_module
@@ -70,7 +70,7 @@ def backfill(monkeypatch, *, response_seconds: float, **config_overrides):
             record
             for stream_slice in stream.stream_slices(SyncMode.full_refresh)
             for record in stream.read_records(SyncMode.full_refresh, stream_slice=stream_slice)
-            if isinstance(record, dict)
+            if record.type == Type.RECORD
         ]
     return requests_seen, records, clock
 

@@ -24,6 +24,7 @@ import urllib3
 from airbyte_cdk.models import (
     AirbyteEstimateTraceMessage,
     AirbyteMessage,
+    AirbyteRecordMessage,
     AirbyteTraceMessage,
     EstimateType,
     FailureType,
@@ -88,7 +89,7 @@ class ExportStream(HttpStream, IncrementalMixin):
         self._now = now
         self._sleep = sleep
         self._backoff = ExportBackoffStrategy()
-        self._cursor: Optional[dt.datetime] = None
+        self._move_cursor(None)
         self._progress = Progress(total_days=0)
         super().__init__(
             authenticator=authenticator(config.credentials),
@@ -135,18 +136,22 @@ class ExportStream(HttpStream, IncrementalMixin):
     # --- state -------------------------------------------------------------------------------
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return {CURSOR_FIELD: format_cursor(self._cursor)} if self._cursor else {}
+        return self._state  # the CDK asks after every record: built once per cursor move, not per call
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
         try:
-            self._cursor = parse_cursor(value)
+            self._move_cursor(parse_cursor(value))
         except StateError as error:
             message = (
                 f"The saved state for stream 'events' is not understood: {error}. Expected "
                 '{"timestamp": "2024-05-01T00:00:00.000Z"}. Fix the state file, or reset the stream to sync from start_date.'
             )
             raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+
+    def _move_cursor(self, cursor: Optional[dt.datetime]) -> None:
+        self._cursor = cursor
+        self._state = {CURSOR_FIELD: format_cursor(cursor)} if cursor else {}
 
     # --- windows -----------------------------------------------------------------------------
     def stream_slices(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Optional[Mapping[str, Any]]]:
@@ -182,7 +187,8 @@ class ExportStream(HttpStream, IncrementalMixin):
             try:
                 for record in self._read_window(stream_slice, window):
                     count += 1
-                    yield record
+                    # Built here rather than by the CDK from a dict: it skips a copy and a no-op schema transform per record.
+                    yield AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=self.name, data=record, emitted_at=time.time_ns() // 1_000_000))
                 break
             except _BODY_FAILURES as error:
                 if attempt == WINDOW_ATTEMPTS:
@@ -194,7 +200,7 @@ class ExportStream(HttpStream, IncrementalMixin):
                 )
                 self._sleep(delay)
         seconds = time.monotonic() - started
-        self._cursor = max(filter(None, (self._cursor, window_cursor(window, self._config.read_timezone, requested_at))))
+        self._move_cursor(max(filter(None, (self._cursor, window_cursor(window, self._config.read_timezone, requested_at)))))
         self._progress.add(window.days, count)
         self.logger.info(
             f"Window {window.start}..{window.end}: {count} records in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f} records/s); "
