@@ -1,0 +1,40 @@
+"""The fast RECORD writer must write exactly what the CDK's serialiser writes."""
+
+import io
+
+import pytest
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
+from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
+
+from source_mixpanel_aep.output import RECORDS_PER_WRITE, MessageWriter, record_line
+
+CASES = {
+    "typical record": {"_id": "a1", "timestamp": "2024-05-01T00:00:00.123Z", "time": 1714521600, "event_name": "Sign up",
+                       "distinct_id": "u1", "insert_id": "a1", "import": None, "properties": {"$os": "Linux", "n": 1.5}},
+    "null columns": {"_id": "x", "item_id": None, "item_name": None, "properties": {"nested": {"empty": None}, "list": [None, 1]}},
+    "unicode and escapes": {"_id": "é\u2028\"\\", "properties": {"emoji": "\U0001F600", "ctrl": "\x01\t\n"}},
+    "integers beyond 64 bits": {"_id": "big", "mp_api_timestamp_ms": 2**70, "properties": {"neg": -(2**70)}},
+    "booleans and empty containers": {"_id": "b", "import": False, "properties": {"t": True, "o": {}, "l": []}},
+}
+
+
+@pytest.mark.parametrize("data", CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize("namespace", [None, "mixpanel"])
+def test_record_line_is_byte_for_byte_what_the_cdk_writes(data, namespace):
+    record = AirbyteRecordMessage(stream="events", data=data, emitted_at=1714521600123, namespace=namespace)
+    expected = AirbyteEntrypoint.airbyte_message_to_string(AirbyteMessage(type=Type.RECORD, record=record))
+    assert record_line(record).decode("utf-8") == expected
+
+
+def test_given_records_then_a_state_when_written_then_records_are_batched_and_the_state_follows_them_at_once():
+    sink = io.BytesIO()
+    writes = []
+    writer = MessageWriter(stream=sink, flush_text=lambda: writes.append(len(sink.getvalue())))
+    record = AirbyteRecordMessage(stream="events", data={"_id": "1"}, emitted_at=1)
+    for _ in range(RECORDS_PER_WRITE - 1):
+        writer.record(record)
+    assert sink.getvalue() == b""  # still pending
+    writer.message('{"type":"STATE"}')
+    lines = sink.getvalue().decode().splitlines()
+    assert len(lines) == RECORDS_PER_WRITE and lines[-1] == '{"type":"STATE"}'
+    assert all(line.startswith('{"type":"RECORD"') for line in lines[:-1])
