@@ -176,42 +176,27 @@ def parse_lines(
                     else:
                         _skip(on_skip, line_no, line)
                     continue
-            stripped = line.strip()
-            if not stripped:
-                continue
-            if stripped == TERMINATED_EARLY:
-                raise TerminatedEarly(line_no)
-            repairs: List[str] = []
-            value = _tolerant_loads(stripped, repairs)
-            if value is _TOO_DEEP or (value is not _FAILED and _too_deep(stripped, value)):
-                _skip(on_skip, line_no, stripped)
-                continue
-            if value is not _FAILED:
-                if on_repair and repairs:
-                    on_repair(line_no, "; ".join(repairs))
-                yield value
-                continue
-            start_no, pending = line_no, [stripped]
-            continue
+        # The slow road: a blank line, the end marker, a line orjson refused, or the next piece of a split record.
         stripped = line.strip()
         if not stripped:
             continue
         if stripped == TERMINATED_EARLY:
             raise TerminatedEarly(line_no)
+        if not pending:
+            start_no = line_no
         pending.append(stripped)
-        repairs = []
-        value = _tolerant_loads(b"".join(pending), repairs)
-        if value is _TOO_DEEP or (value is not _FAILED and _too_deep(b"".join(pending), value)):
+        candidate = b"".join(pending)
+        repairs: List[str] = [f"record split across {len(pending)} lines rejoined"] if len(pending) > 1 else []
+        value = _tolerant_loads(candidate, repairs)
+        if value is _TOO_DEEP or (value is not _FAILED and _too_deep(candidate, value)):
             _skip(on_skip, start_no, pending[0])
             pending = []
-            continue
-        if value is not _FAILED:
-            if on_repair:
-                on_repair(start_no, "; ".join([f"record split across {len(pending)} lines rejoined"] + repairs))
+        elif value is not _FAILED:
+            if on_repair and repairs:
+                on_repair(start_no, "; ".join(repairs))
             pending = []
             yield value
-            continue
-        if _tolerant_loads(stripped, []) is not _FAILED or len(pending) >= MAX_JOINED_LINES:
+        elif len(pending) > 1 and (_tolerant_loads(stripped, []) is not _FAILED or len(pending) >= MAX_JOINED_LINES):
             # The next line stands on its own, so the pending one was not the start of a split record.
             raise MalformedLine(start_no, pending[0], "no following line completes it")
     if pending:

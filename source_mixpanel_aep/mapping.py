@@ -87,9 +87,8 @@ PROMOTED: Dict[str, Tuple[str, Callable[[Any], Tuple[Any, bool]]]] = {
     "item_name": ("item_name", _as_string),
     "item_price": ("item_price", _as_string),
 }
-_PROMOTED_ITEMS = tuple(PROMOTED.items())
 _EXACT_TYPES = {_as_string: str, _as_integer: int, _as_boolean: bool}
-_PROMOTED_FAST = {raw_key: (column, _EXACT_TYPES[convert], convert) for raw_key, (column, convert) in _PROMOTED_ITEMS}
+_PROMOTED_FAST = {raw_key: (column, _EXACT_TYPES[convert], convert) for raw_key, (column, convert) in PROMOTED.items()}
 _PROMOTED_KEYS = frozenset(PROMOTED)
 
 
@@ -167,22 +166,7 @@ def to_record(raw: Any, *, time_in_ms: bool = True, source_timezone: Optional[dt
         timestamp = iso_timestamp(ms)
     except OverflowError:
         raise UnmappableEvent(f"properties.time {ms!r} is outside the years 1-9999") from None
-    record: Dict[str, Any] = {"_id": None, "timestamp": timestamp, "time": ms // 1000, "event_name": name}
-    pop = rest.pop
-    for raw_key in _PROMOTED_KEYS.intersection(properties):
-        column, exact_type, convert = _PROMOTED_FAST[raw_key]
-        value = pop(raw_key)
-        if type(value) is exact_type:
-            record[column] = value
-        elif value is not None:
-            converted, exact = convert(value)
-            if converted is not None:
-                record[column] = converted
-            if not exact:
-                rest[raw_key] = value
-    record["_id"] = record.get("insert_id") or content_id(raw)
-    record["properties"] = rest
-    return record
+    return _assemble(raw, name, ms, timestamp, rest)
 
 
 def _to_record_general(raw: Any, *, time_in_ms: bool, source_timezone: Optional[dt.tzinfo]) -> Dict[str, Any]:
@@ -207,14 +191,24 @@ def _to_record_general(raw: Any, *, time_in_ms: bool, source_timezone: Optional[
         if isinstance(error, UnmappableEvent):
             raise
         raise UnmappableEvent(f"properties.time {raw_time!r} is outside the years 1-9999") from None
+    return _assemble(raw, name, ms, timestamp, rest)
+
+
+def _assemble(raw: Dict[str, Any], name: str, ms: int, timestamp: str, rest: Dict[str, Any]) -> Dict[str, Any]:
+    """The record around a checked name and time; `rest` (a copy of the properties) loses what is promoted."""
     record: Dict[str, Any] = {"_id": None, "timestamp": timestamp, "time": ms // 1000, "event_name": name}
-    for raw_key, (column, convert) in _PROMOTED_ITEMS:
-        value = rest.pop(raw_key, None)
-        converted, exact = convert(value)
-        if converted is not None:
-            record[column] = converted
-        if not exact:
-            rest[raw_key] = value
+    pop = rest.pop
+    for raw_key in _PROMOTED_KEYS.intersection(rest):
+        column, exact_type, convert = _PROMOTED_FAST[raw_key]
+        value = pop(raw_key)
+        if type(value) is exact_type:
+            record[column] = value
+        elif value is not None:
+            converted, exact = convert(value)
+            if converted is not None:
+                record[column] = converted
+            if not exact:
+                rest[raw_key] = value
     record["_id"] = record.get("insert_id") or content_id(raw)
     record["properties"] = rest
     return record
