@@ -9,7 +9,8 @@ The CDK's `launch`, with three differences a user sees:
 """
 
 import sys
-from typing import Any, Callable, DefaultDict, Dict, Iterable, List, Mapping, Optional, Tuple
+from collections import Counter
+from typing import Any, Callable, DefaultDict, Iterable, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, ConnectorSpecification, FailureType, Type
@@ -45,18 +46,21 @@ class SourceEntrypoint(AirbyteEntrypoint):
             else:
                 yield message
 
-    _descriptors: Dict[Tuple[str, Optional[str]], HashableStreamDescriptor] = {}
+    # Records counted since the last STATE, per (stream, namespace): the CDK's count, kept in a plain
+    # Counter and handed to its per-descriptor table only when a STATE asks for it.
+    _uncounted: "Counter[Tuple[str, Optional[str]]]" = Counter()
 
     @staticmethod
     def handle_record_counts(message: AirbyteMessage, stream_message_count: DefaultDict[HashableStreamDescriptor, float]) -> AirbyteMessage:
-        """The CDK's count of records per stream for each STATE, without building a descriptor per record."""
+        """The CDK's record count for each STATE's sourceStats, without building and hashing a descriptor per record."""
+        uncounted = SourceEntrypoint._uncounted
         if message.type is Type.RECORD:
-            key = (message.record.stream, message.record.namespace)
-            descriptor = SourceEntrypoint._descriptors.get(key)
-            if descriptor is None:
-                descriptor = SourceEntrypoint._descriptors[key] = HashableStreamDescriptor(name=key[0], namespace=key[1])
-            stream_message_count[descriptor] += 1.0
+            uncounted[(message.record.stream, message.record.namespace)] += 1
             return message
+        if message.type is Type.STATE and uncounted:
+            for (name, namespace), count in uncounted.items():
+                stream_message_count[HashableStreamDescriptor(name=name, namespace=namespace)] += count
+            uncounted.clear()
         return AirbyteEntrypoint.handle_record_counts(message, stream_message_count)
 
 
