@@ -147,15 +147,38 @@ def _too_deep_reason() -> str:
     return f"it is nested more than {MAX_DEPTH} levels deep, more than JSON parsers and Airbyte's serializers can carry"
 
 
+class LongNumberWatch:
+    """Looks for a run of 20+ digits chunk by chunk, so that most windows skip the per-line look.
+
+    Once a chunk has one (19 bytes of the previous chunk are looked at again, for a run across the
+    boundary), every later line of the window gets the per-line check: a line completes only after
+    the chunks it spans have been watched, so none with such a run can slip through.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._tail = b""
+
+    def watch(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            if not self.seen:
+                window = self._tail + chunk
+                self.seen = window.translate(_DIGITS_ONLY).find(_LONG_NUMBER) >= 0
+                self._tail = window[-(len(_LONG_NUMBER) - 1):]  # of the stream, not the chunk: chunks can be tiny
+            yield chunk
+
+
 def parse_lines(
     lines: Iterable[bytes],
     on_repair: Optional[Callable[[int, str], None]] = None,
     on_skip: Optional[Callable[[int, str], None]] = None,
+    long_numbers: Optional[LongNumberWatch] = None,
 ) -> Iterator[Any]:
     """Lines -> parsed JSON values. Fast path: orjson; anything it rejects gets a closer look.
 
     `on_repair(line_no, what)` hears of each repaired line; `on_skip(line_no, why)` of each line
-    that is valid JSON but cannot be passed on (too deep).
+    that is valid JSON but cannot be passed on (too deep). With `long_numbers` watching the chunks
+    the lines come from, a line is looked at for 20+ digit runs only once the watch has seen one.
     """
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
@@ -165,7 +188,7 @@ def parse_lines(
     line_no = 0
     for line_no, line in enumerate(lines, 1):
         if not pending:
-            if line.translate(_DIGITS_ONLY).find(_LONG_NUMBER) < 0:
+            if (long_numbers is not None and not long_numbers.seen) or line.translate(_DIGITS_ONLY).find(_LONG_NUMBER) < 0:
                 try:
                     value = loads(line)
                 except decode_error:

@@ -6,7 +6,16 @@ import random
 
 import pytest
 
-from source_mixpanel_aep.jsonl import MAX_DEPTH, MalformedLine, TerminatedEarly, TruncatedBody, gunzip, parse_lines, split_lines
+from source_mixpanel_aep.jsonl import (
+    MAX_DEPTH,
+    LongNumberWatch,
+    MalformedLine,
+    TerminatedEarly,
+    TruncatedBody,
+    gunzip,
+    parse_lines,
+    split_lines,
+)
 
 CHUNK_SIZES = [1, 7, 4096]
 CHUNK_IDS = ["1-byte-chunks", "7-byte-chunks", "4096-byte-chunks"]
@@ -257,3 +266,17 @@ def test_a_too_deep_event_split_across_two_lines_is_skipped_at_its_first_line():
     body = line("before") + b"\n" + deep[:-1] + b"\n" + deep[-1:] + b"\n" + line("after") + b"\n"
     values = list(parse_lines(split_lines([body]), on_skip=lambda no, why: skipped.append(no)))
     assert [value["event"] for value in values] == ["before", "after"] and skipped == [2]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 19, 20, 21, 64, 4096])
+@pytest.mark.parametrize("position", ["first line", "last line", "after many plain lines"])
+def test_given_a_long_number_watch_then_huge_integers_stay_exact_wherever_the_chunks_split_them(chunk_size, position):
+    plain = [b'{"event":"e","properties":{"time":1714521600000,"n":123456789012345678}}'] * 30
+    big = b'{"event":"big","properties":{"time":1714521600000,"n":1180591620717411303424}}'
+    lines = {"first line": [big] + plain, "last line": plain + [big], "after many plain lines": plain + [big] + plain}[position]
+    body = b"\n".join(lines) + b"\n"
+    watch = LongNumberWatch()
+    values = list(parse_lines(split_lines(watch.watch(chunked(body, chunk_size))), long_numbers=watch))
+    [value] = [v for v in values if v["event"] == "big"]
+    assert value["properties"]["n"] == 2**70 and isinstance(value["properties"]["n"], int)
+    assert len(values) == len(lines)

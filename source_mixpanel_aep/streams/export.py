@@ -43,7 +43,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .. import mapping
 from ..config import MixpanelConfig
-from ..jsonl import BodyError, MalformedLine, gunzip, parse_lines, split_lines
+from ..jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, parse_lines, split_lines
 from .http import MAX_RETRIES, ExportBackoffStrategy, ExportErrorHandler, PacingBudget, authenticator, last_failure
 from .windows import CURSOR_FIELD, StateError, Window, first_day, format_cursor, parse_cursor, plan_windows, window_cursor
 
@@ -275,7 +275,9 @@ class ExportStream(HttpStream, IncrementalMixin):
         too_deep: List[int] = []  # line numbers of valid events nested too deeply to pass on
         on_repair = lambda line, what: self._log_repair(window, line, what)  # noqa: E731
         on_skip = lambda line, why: self._log_skip(window, line, why, too_deep)  # noqa: E731
-        for index, value in enumerate(parse_lines(split_lines(chunks), on_repair=on_repair, on_skip=on_skip), 1):
+        watch = LongNumberWatch()
+        values = parse_lines(split_lines(watch.watch(chunks)), on_repair=on_repair, on_skip=on_skip, long_numbers=watch)
+        for index, value in enumerate(values, 1):
             try:
                 yield to_record(value, time_in_ms=True, source_timezone=source_timezone)
             except mapping.UnmappableEvent as error:
