@@ -33,6 +33,10 @@ class SourceEntrypoint(AirbyteEntrypoint):
     def __init__(self, source: SourceMixpanelAep, record_sink: Optional[Callable[[AirbyteRecordMessage], None]] = None):
         super().__init__(source)
         self._record_sink = record_sink
+        # Records counted since the last STATE, per (stream, namespace): the CDK's count, kept in a plain
+        # Counter and handed to its per-descriptor table only when a STATE asks for it. Per run, so a
+        # run that stopped mid-window leaves nothing behind for the next one in the same process.
+        self._uncounted: "Counter[Tuple[str, Optional[str]]]" = Counter()
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
@@ -46,14 +50,11 @@ class SourceEntrypoint(AirbyteEntrypoint):
             else:
                 yield message
 
-    # Records counted since the last STATE, per (stream, namespace): the CDK's count, kept in a plain
-    # Counter and handed to its per-descriptor table only when a STATE asks for it.
-    _uncounted: "Counter[Tuple[str, Optional[str]]]" = Counter()
-
-    @staticmethod
-    def handle_record_counts(message: AirbyteMessage, stream_message_count: DefaultDict[HashableStreamDescriptor, float]) -> AirbyteMessage:
+    def handle_record_counts(  # type: ignore[override]  # the CDK calls it through self
+        self, message: AirbyteMessage, stream_message_count: DefaultDict[HashableStreamDescriptor, float]
+    ) -> AirbyteMessage:
         """The CDK's record count for each STATE's sourceStats, without building and hashing a descriptor per record."""
-        uncounted = SourceEntrypoint._uncounted
+        uncounted = self._uncounted
         if message.type is Type.RECORD:
             uncounted[(message.record.stream, message.record.namespace)] += 1
             return message
