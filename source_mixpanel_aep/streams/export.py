@@ -136,7 +136,7 @@ class ExportStream(HttpStream, IncrementalMixin):
         return ExportErrorHandler(self._config.project_id, self._config.project_timezone, self._config.legacy_local_time, self._max_retries)
 
     def get_backoff_strategy(self) -> ExportBackoffStrategy:
-        return ExportBackoffStrategy()
+        return self._backoff  # the same strategy paces re-reads of a broken-off window
 
     # --- state -------------------------------------------------------------------------------
     @property
@@ -265,7 +265,7 @@ class ExportStream(HttpStream, IncrementalMixin):
             response.close()
 
     def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Mapping[str, Any]]:
-        window = Window.from_slice(stream_slice) if stream_slice else None
+        where = f"Window {stream_slice['from_date']}..{stream_slice['to_date']}" if stream_slice else "Response"
         chunks: Iterable[bytes] = response.raw.stream(CHUNK_BYTES, decode_content=False)
         if "gzip" in response.headers.get("Content-Encoding", "").lower():
             chunks = gunzip(chunks)
@@ -273,8 +273,8 @@ class ExportStream(HttpStream, IncrementalMixin):
         source_timezone = self._config.source_timezone
         unmappable = 0
         too_deep: List[int] = []  # line numbers of valid events nested too deeply to pass on
-        on_repair = lambda line, what: self._log_repair(window, line, what)  # noqa: E731
-        on_skip = lambda line, why: self._log_skip(window, line, why, too_deep)  # noqa: E731
+        on_repair = lambda line, what: self.logger.warning(f"{where}, line {line}: {what}")  # noqa: E731
+        on_skip = lambda line, why: self._log_skip(where, line, why, too_deep)  # noqa: E731
         watch = LongNumberWatch()
         values = parse_lines(split_lines(watch.watch(chunks)), on_repair=on_repair, on_skip=on_skip, long_numbers=watch)
         for index, value in enumerate(values, 1):
@@ -283,10 +283,10 @@ class ExportStream(HttpStream, IncrementalMixin):
             except mapping.UnmappableEvent as error:
                 unmappable += 1
                 if unmappable <= MAX_UNMAPPABLE_LOGGED:
-                    self.logger.warning(f"Window {window and window.start}..{window and window.end}: event #{index} skipped, it cannot become a record: {error}")
+                    self.logger.warning(f"{where}: event #{index} skipped, it cannot become a record: {error}")
         unmappable += len(too_deep)
         if unmappable:
-            self.logger.warning(f"Window {window and window.start}..{window and window.end}: {unmappable} event(s) could not be mapped and were not emitted (see warnings above).")
+            self.logger.warning(f"{where}: {unmappable} event(s) could not be mapped and were not emitted (see warnings above).")
 
     def probe(self) -> None:
         """One tiny real request (today, limit=1) to prove credentials, project and host; raises on failure."""
@@ -296,13 +296,10 @@ class ExportStream(HttpStream, IncrementalMixin):
         response.close()
 
     # --- messages ----------------------------------------------------------------------------
-    def _log_repair(self, window: Optional[Window], line_no: int, what: str) -> None:
-        self.logger.warning(f"Window {window and window.start}..{window and window.end}, line {line_no}: {what}")
-
-    def _log_skip(self, window: Optional[Window], line_no: int, why: str, skipped: List[int]) -> None:
+    def _log_skip(self, where: str, line_no: int, why: str, skipped: List[int]) -> None:
         skipped.append(line_no)
         if len(skipped) <= MAX_UNMAPPABLE_LOGGED:
-            self.logger.warning(f"Window {window and window.start}..{window and window.end}, line {line_no}: event skipped, {why}")
+            self.logger.warning(f"{where}, line {line_no}: event skipped, {why}")
 
     def _log_pacing(self, seconds: float) -> None:
         self.logger.info(f"Pacing: waiting {seconds:.1f} s to stay within Mixpanel's 60 requests/hour and 3/second")
