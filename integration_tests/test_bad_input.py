@@ -177,6 +177,10 @@ HOSTILE = {
         # exact digits: see the command test below (the in-process harness parses messages into floats)
         True, None, lambda record: {"n", "m"} <= set(record["properties"]),
     ),
+    "integer-just-below-i64-min": (  # 19 digits only, and still beyond what orjson keeps as an integer
+        lambda d: '{"event":"big ints","properties":' + props(d, "h-i64") + ',"k":-9223372036854775809}}',
+        True, None, lambda record: "k" in record["properties"],
+    ),
     "duplicate-keys": (
         lambda d: '{"event":"dup","properties":' + props(d, "h-dup") + ',"plan":"free","plan":"pro"}}',
         True, None, lambda record: record["properties"]["plan"] == "pro",  # the last one wins, as in every JSON parser
@@ -331,8 +335,9 @@ def test_given_every_hostile_line_when_read_as_a_command_then_stdout_is_strict_j
     records = {m["record"]["data"]["_id"]: m["record"]["data"] for m in messages if m["type"] == "RECORD"}
     delivered = sorted(record_id for record_id in records if record_id not in normal)
     assert done.returncode == 0
-    assert delivered == sorted(["h-big", "h-deep-300", "h-bytes", "h-nan", "h-ints", "h-dup"])
+    assert delivered == sorted(["h-big", "h-deep-300", "h-bytes", "h-nan", "h-ints", "h-i64", "h-dup"])
     assert records["h-ints"]["properties"]["n"] == 123456789012345678901234567890
     assert records["h-ints"]["properties"]["m"] == -18446744073709551617
+    assert records["h-i64"]["properties"]["k"] == -9223372036854775809
     logs = [m["log"]["message"] for m in messages if m["type"] == "LOG"]
     assert f"Window {day}..{day}: 9 event(s) could not be mapped and were not emitted (see warnings above)." in logs

@@ -30,10 +30,11 @@ MAX_DEPTH = 500
 _DEEP_LINE_BYTES = 2 * MAX_DEPTH  # a shorter line cannot nest that deep
 _DECOMPRESS_PIECE = 1024 * 1024  # bounds what one small gzip chunk may inflate to at once
 TERMINATED_EARLY = b"terminated early"
-# orjson turns integers beyond 64 bits into floats without a word; those need 20+ digits in a row,
-# and a translate+find spots such a run in well under a microsecond per line.
+# orjson turns integers outside [-2**63, 2**64) into floats without a word. Those have 19+ digits
+# in a row (-9223372036854775809 has 19), and a translate+find spots such a run in about a
+# nanosecond a byte; a line with one goes to the standard library's parser, which keeps it exact.
 _DIGITS_ONLY = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
-_LONG_NUMBER = b"0" * 20
+_LONG_NUMBER = b"0" * 19
 
 
 class BodyError(Exception):
@@ -148,7 +149,7 @@ def _too_deep_reason() -> str:
 
 
 class LongNumberWatch:
-    """Looks for a run of 20+ digits chunk by chunk, so that most windows skip the per-line look.
+    """Looks for a run of 19+ digits chunk by chunk, so that most windows skip the per-line look.
 
     Once a chunk has one (19 bytes of the previous chunk are looked at again, for a run across the
     boundary), every later line of the window gets the per-line check: a line completes only after
@@ -178,7 +179,7 @@ def parse_lines(
 
     `on_repair(line_no, what)` hears of each repaired line; `on_skip(line_no, why)` of each line
     that is valid JSON but cannot be passed on (too deep). With `long_numbers` watching the chunks
-    the lines come from, a line is looked at for 20+ digit runs only once the watch has seen one.
+    the lines come from, a line is looked at for 19+ digit runs only once the watch has seen one.
     """
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError

@@ -105,7 +105,7 @@ def test_integers_within_64_bits_are_kept_exactly(big):
     assert values[0]["properties"]["n"] == big and isinstance(values[0]["properties"]["n"], int)
 
 
-@pytest.mark.parametrize("big", [2**70, -(2**70), 2**64], ids=["2**70", "minus-2**70", "2**64"])
+@pytest.mark.parametrize("big", [2**70, -(2**70), 2**64, -(2**63) - 1], ids=["2**70", "minus-2**70", "2**64", "i64-min-minus-1"])
 def test_integers_beyond_64_bits_are_kept_exactly(big):
     values, _ = parse(line("big", n=str(big)))
     assert values[0]["properties"]["n"] == big and isinstance(values[0]["properties"]["n"], int)
@@ -268,15 +268,16 @@ def test_a_too_deep_event_split_across_two_lines_is_skipped_at_its_first_line():
     assert [value["event"] for value in values] == ["before", "after"] and skipped == [2]
 
 
-@pytest.mark.parametrize("chunk_size", [1, 7, 19, 20, 21, 64, 4096])
+@pytest.mark.parametrize("chunk_size", [1, 7, 18, 19, 20, 64, 4096])
 @pytest.mark.parametrize("position", ["first line", "last line", "after many plain lines"])
-def test_given_a_long_number_watch_then_huge_integers_stay_exact_wherever_the_chunks_split_them(chunk_size, position):
+@pytest.mark.parametrize("number", [2**70, -(2**63) - 1], ids=["2**70", "i64-min-minus-1 (19 digits)"])
+def test_given_a_long_number_watch_then_huge_integers_stay_exact_wherever_the_chunks_split_them(chunk_size, position, number):
     plain = [b'{"event":"e","properties":{"time":1714521600000,"n":123456789012345678}}'] * 30
-    big = b'{"event":"big","properties":{"time":1714521600000,"n":1180591620717411303424}}'
+    big = b'{"event":"big","properties":{"time":1714521600000,"n":%d}}' % number
     lines = {"first line": [big] + plain, "last line": plain + [big], "after many plain lines": plain + [big] + plain}[position]
     body = b"\n".join(lines) + b"\n"
     watch = LongNumberWatch()
     values = list(parse_lines(split_lines(watch.watch(chunked(body, chunk_size))), long_numbers=watch))
     [value] = [v for v in values if v["event"] == "big"]
-    assert value["properties"]["n"] == 2**70 and isinstance(value["properties"]["n"], int)
+    assert value["properties"]["n"] == number and isinstance(value["properties"]["n"], int)
     assert len(values) == len(lines)
