@@ -1,12 +1,14 @@
 """The fast RECORD writer must write exactly what the CDK's serialiser writes."""
 
 import io
+import time
 
 import pytest
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 
 from source_mixpanel_aep.output import RECORDS_PER_WRITE, MessageWriter, record_line
+from source_mixpanel_aep.streams.export import record_message
 
 CASES = {
     "typical record": {"_id": "a1", "timestamp": "2024-05-01T00:00:00.123Z", "time": 1714521600, "event_name": "Sign up",
@@ -38,3 +40,15 @@ def test_given_records_then_a_state_when_written_then_records_are_batched_and_th
     lines = sink.getvalue().decode().splitlines()
     assert len(lines) == RECORDS_PER_WRITE and lines[-1] == '{"type":"STATE"}'
     assert all(line.startswith('{"type":"RECORD"') for line in lines[:-1])
+
+
+def test_record_message_is_the_message_the_cdk_would_build_from_keywords():
+    """record_message passes the protocol classes' fields by position: a reordered field must fail here."""
+    data = CASES["typical record"]
+    before = time.time_ns() // 1_000_000
+    built = record_message("events", data)
+    after = time.time_ns() // 1_000_000
+    assert before <= built.record.emitted_at <= after
+    keywords = AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream="events", data=data, emitted_at=built.record.emitted_at))
+    assert built == keywords
+    assert AirbyteEntrypoint.airbyte_message_to_string(built) == AirbyteEntrypoint.airbyte_message_to_string(keywords)

@@ -53,6 +53,7 @@ CONNECT_TIMEOUT_SECONDS = 30
 MAX_UNMAPPABLE_LOGGED = 20  # per window; the rest are counted
 
 _BODY_FAILURES = (BodyError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
+RECORD = Type.RECORD  # per record: on Python 3.11 `Type.RECORD` is a Python-level EnumType.__getattr__ call
 
 
 class Progress:
@@ -72,6 +73,15 @@ class Progress:
         estimate = AirbyteEstimateTraceMessage(name=stream_name, type=EstimateType.STREAM, row_estimate=round(per_day * self.total_days))
         trace = AirbyteTraceMessage(type=TraceType.ESTIMATE, emitted_at=time.time() * 1000, estimate=estimate)
         return AirbyteMessage(type=Type.TRACE, trace=trace)
+
+
+def record_message(stream: str, data: Mapping[str, Any]) -> AirbyteMessage:
+    """The RECORD the CDK would build from `data`, without its copy and no-op schema transform.
+
+    Positional arguments, in the protocol classes' field order (pinned by unit_tests/test_output.py):
+    their generated __init__ takes them at half the cost of keywords, and this runs once per event.
+    """
+    return AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(stream, data, time.time_ns() // 1_000_000))  # type: ignore[arg-type]
 
 
 class ExportStream(HttpStream, IncrementalMixin):
@@ -210,7 +220,7 @@ class ExportStream(HttpStream, IncrementalMixin):
             else:  # a test read (connector builder, acceptance tests) that wants only a few records
                 for message in messages:
                     yield message
-                    records += message.type is Type.RECORD
+                    records += message.type is RECORD
                     if internal_config.is_limit_reached(records):
                         break
             if state_manager:
@@ -231,8 +241,7 @@ class ExportStream(HttpStream, IncrementalMixin):
             try:
                 for record in self._read_window(stream_slice, window):
                     count += 1
-                    # Built here rather than by the CDK from a dict: it skips a copy and a no-op schema transform per record.
-                    yield AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=self.name, data=record, emitted_at=time.time_ns() // 1_000_000))
+                    yield record_message(self.name, record)
                 break
             except _BODY_FAILURES as error:
                 if attempt == WINDOW_ATTEMPTS:
