@@ -332,3 +332,31 @@ def test_command_line_server(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_given_cache_bodies_when_the_same_request_repeats_then_the_same_bytes_come_from_memory(encoding):
+    with FakeMixpanel(events_per_day=3000, days=[DAY], today=TODAY, cache_bodies=True) as fake:
+        answers, bodies = [], []
+        for _ in range(2):  # one after the other: a body is kept once it has gone out whole
+            answers.append(export(fake, stream=True, headers={"Accept-Encoding": encoding}))
+            bodies.append(b"".join(answers[-1].raw.read_chunked(decode_content=False)))
+            answers[-1].close()
+        assert bodies[0] == bodies[1]
+        assert [r.headers.get("Content-Encoding") for r in answers] == [None if encoding == "identity" else "gzip"] * 2
+        decoded = zlib.decompress(bodies[1], 31) if encoding == "gzip" else bodies[1]
+        assert parse(decoded) == fake.expected_events(DAY, DAY)
+        first, second = fake.requests
+        assert (second.lines_sent, second.body_bytes) == (first.lines_sent, first.body_bytes) == (3000, len(decoded))
+        assert (first.from_cache, second.from_cache) == (False, True)
+
+
+def test_given_cache_bodies_when_events_arrive_or_a_fault_is_queued_then_the_cache_is_not_used():
+    with FakeMixpanel(events_per_day=5, days=[DAY], today=TODAY, cache_bodies=True) as fake:
+        assert len(parse(export(fake).content)) == 5
+        fake.add_events([{"event": "late", "properties": {"time": ts(DAY), "distinct_id": "u"}}])
+        assert len(parse(export(fake).content)) == 6  # new data is never answered from the cache
+        fake.add_fault("terminated_early")
+        assert export(fake).content.rstrip().endswith(b"terminated early")
+        assert len(parse(export(fake).content)) == 6
+        assert [r.from_cache for r in fake.requests] == [False, False, False, True]

@@ -29,12 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk-size", type=int, default=64 * 1024)
     parser.add_argument("--port-file", help="write the base URL to this file once listening")
+    parser.add_argument("--cache-bodies", action="store_true",
+                        help="answer a repeated request from memory instead of generating it again (benchmarks)")
     args = parser.parse_args(argv)
 
     start = args.start_day or datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=args.days)
     days = [start + datetime.timedelta(days=i) for i in range(args.days)]
     fake = FakeMixpanel(events_per_day=args.events_per_day if days else 0, days=days, seed=args.seed,
-                        gzip_enabled=not args.no_gzip, chunk_size=args.chunk_size, host=args.host, port=args.port)
+                        gzip_enabled=not args.no_gzip, chunk_size=args.chunk_size, host=args.host, port=args.port,
+                        cache_bodies=args.cache_bodies)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -23,7 +23,7 @@ import traceback
 import zlib
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ class RecordedRequest:
     lines_sent: int = 0  # body lines handed to the writer (events, raw lines, blank lines...)
     body_bytes: int = 0  # uncompressed body bytes sent
     cpu_seconds: float = 0.0  # server thread CPU time spent on this request
+    from_cache: bool = False  # answered with a body kept from an earlier request (cache_bodies)
 
 
 @dataclass
@@ -128,6 +129,16 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+@dataclass
+class _CachedBody:
+    """A fault-free response body as it went out: chunk-framed bytes, and what the record counted."""
+
+    gzip: bool
+    framed: bytes
+    lines_sent: int
+    body_bytes: int
+
+
 class _BodyWriter:
     """Writes a 200 response body as HTTP/1.1 chunks of ``chunk_size`` payload bytes.
 
@@ -144,6 +155,7 @@ class _BodyWriter:
         self.started = False
         self.compressor = None
         self.record = handler.record  # counters updated as bytes go out, so a client sees them current
+        self.tee: list[bytes] | None = None  # a copy of the framed chunks, for the body cache
 
     def write(self, data: bytes) -> None:
         self.buf += data
@@ -155,15 +167,31 @@ class _BodyWriter:
         if self.compressor is not None:
             self._chunk(self.compressor.flush(zlib.Z_SYNC_FLUSH))
 
-    def finish(self, *, gzip_trailer: bool = True) -> None:
+    def finish(self, *, gzip_trailer: bool = True, before_end: Callable[[], None] = lambda: None) -> None:
         self._drain(everything=True, complete=True)
         if self.compressor is not None:
             self._chunk(self.compressor.flush(zlib.Z_FINISH if gzip_trailer else zlib.Z_SYNC_FLUSH))
+        before_end()  # before the last chunk: a client that has the whole body may ask again at once
         self.wfile.write(b"0\r\n\r\n")
 
-    def _start(self, complete: bool) -> None:
+    def cached(self) -> _CachedBody:
+        """What was sent, to replay; only after finish() of a writer that had a tee from the start."""
+        return _CachedBody(self.compressor is not None, b"".join(self.tee or ()), self.record.lines_sent, self.record.body_bytes)
+
+    def replay(self, body: _CachedBody) -> None:
+        self._start(complete=False, use_gzip=body.gzip)
+        self.compressor = None  # the cached bytes are compressed already
+        for off in range(0, len(body.framed), 1 << 20):
+            if self.stop.is_set():
+                raise _Abort()
+            self.wfile.write(body.framed[off:off + (1 << 20)])
+        self.wfile.write(b"0\r\n\r\n")
+        self.record.lines_sent, self.record.body_bytes, self.record.from_cache = body.lines_sent, body.body_bytes, True
+
+    def _start(self, complete: bool, use_gzip: bool | None = None) -> None:
         h = self.handler
-        use_gzip = self.gzip_ok and (self.force_gzip or not complete or len(self.buf) >= self.gzip_min)
+        if use_gzip is None:
+            use_gzip = self.gzip_ok and (self.force_gzip or not complete or len(self.buf) >= self.gzip_min)
         h.send_response(200)
         h.send_header("Content-Type", "text/plain; charset=utf-8" if self.charset else "text/plain")
         h.send_header("Transfer-Encoding", "chunked")
@@ -190,7 +218,10 @@ class _BodyWriter:
 
     def _chunk(self, data) -> None:
         if len(data):
-            self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
+            framed = b"%X\r\n%s\r\n" % (len(data), data)
+            self.wfile.write(framed)
+            if self.tee is not None:
+                self.tee.append(framed)
 
 
 def _shape(lines: Iterator[bytes], fault: _Fault | None) -> Iterator[bytes]:
@@ -384,6 +415,14 @@ class _Handler(BaseHTTPRequestHandler):
         writer = _BodyWriter(
             self, gzip_ok=accepts_gzip and fake.gzip_enabled,
             force_gzip=kind == "truncated_gzip" and accepts_gzip, charset=not (kind == "no_charset" or opts.get("no_charset")))
+        cache_key = (from_date, to_date, time_in_ms, wanted, limit, writer.gzip_ok, writer.charset)
+        if fake.cache_bodies and fault is None:
+            with fake._lock:
+                body = fake._bodies.get(cache_key)
+            if body is not None:
+                writer.replay(body)
+                return
+            writer.tee = []
 
         cut = None
         if kind in ("reset", "stall"):
@@ -412,7 +451,12 @@ class _Handler(BaseHTTPRequestHandler):
             sent += len(line)
         if cut is not None and self._cut(writer, kind, opts):
             return
-        writer.finish(gzip_trailer=kind != "truncated_gzip")
+        def keep() -> None:
+            if writer.tee is not None:
+                with fake._lock:
+                    fake._bodies[cache_key] = writer.cached()
+
+        writer.finish(gzip_trailer=kind != "truncated_gzip", before_end=keep)
 
     def _cut(self, writer: _BodyWriter, kind: str, opts: dict) -> bool:
         """Act on a byte-count fault; True means the response is over (connection dropped)."""

@@ -53,6 +53,8 @@ class FakeMixpanel:
     three are plain attributes and may be flipped between requests.  ``gzip_min_bytes``: bodies
     shorter than this that end within the first chunk are sent uncompressed, as the real API does.
     ``debug=True`` (or env FAKE_MIXPANEL_DEBUG=1) logs requests and tracebacks to stderr.
+    ``cache_bodies=True`` keeps each fault-free response as sent and answers the same request again
+    from memory (for the benchmark: a real Mixpanel's CPU is not on the machine being measured).
     """
 
     def __init__(self, events: Iterable[dict] | None = None, *, events_per_day: int = 0,
@@ -60,7 +62,7 @@ class FakeMixpanel:
                  chunk_size: int = 64 * 1024, today: datetime.date | None = None, project_timezone: str = "UTC",
                  host: str = "127.0.0.1", port: int = 0, credentials_valid: bool = True,
                  expired_credentials: bool = False, payment_required: bool = False,
-                 gzip_min_bytes: int = 1400, debug: bool | None = None):
+                 gzip_min_bytes: int = 1400, debug: bool | None = None, cache_bodies: bool = False):
         if events_per_day < 0 or chunk_size < 1:
             raise ValueError("events_per_day must be >= 0 and chunk_size >= 1")
         if events_per_day and not days:
@@ -73,6 +75,8 @@ class FakeMixpanel:
         self.credentials_valid, self.expired_credentials = credentials_valid, expired_credentials
         self.payment_required = payment_required
         self.debug = bool(os.environ.get("FAKE_MIXPANEL_DEBUG")) if debug is None else debug
+        self.cache_bodies = cache_bodies
+        self._bodies: dict[tuple, object] = {}  # request key -> handler._CachedBody, when cache_bodies
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -142,6 +146,7 @@ class FakeMixpanel:
             name = event.get("event")
             with self._lock:
                 self._explicit.setdefault(day, []).append((name if isinstance(name, str) else None, line))
+                self._bodies.clear()
 
     def add_raw_line(self, day: datetime.date, line: bytes | str) -> None:
         """Append raw bytes (a newline is added unless present) to that day's output.
@@ -153,6 +158,7 @@ class FakeMixpanel:
             data += b"\n"
         with self._lock:
             self._explicit.setdefault(day, []).append((_RAW, data))
+            self._bodies.clear()
 
     def add_fault(self, kind: str, *, times: int = 1, **options) -> None:
         """Queue a fault for the next ``times`` export requests (FIFO: each request consumes the first).
