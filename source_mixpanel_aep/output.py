@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import BinaryIO, Callable, List, Optional
+from typing import Any, BinaryIO, Callable, List, Mapping, Optional
 
 import orjson
-from airbyte_cdk.models import AirbyteRecordMessage
 
 RECORDS_PER_WRITE = 100
 
 
-def record_line(record: AirbyteRecordMessage) -> bytes:
-    data = record.data
+def record_line(stream: str, data: Mapping[str, Any], emitted_at: int, namespace: Optional[str] = None) -> bytes:
+    """The RECORD line the CDK would write for AirbyteRecordMessage(stream, data, emitted_at, namespace)."""
     if None in data.values():  # the mapping leaves null columns out already; other callers may not
         data = {key: value for key, value in data.items() if value is not None}
-    body = {"stream": record.stream, "data": data, "emitted_at": record.emitted_at}
-    if record.namespace is not None:
-        body["namespace"] = record.namespace
+    body = {"stream": stream, "data": data, "emitted_at": emitted_at}
+    if namespace is not None:
+        body["namespace"] = namespace
     message = {"type": "RECORD", "record": body}
     try:
         return orjson.dumps(message)
@@ -39,9 +38,10 @@ class MessageWriter:
         self._flush_text = flush_text  # log lines written through sys.stdout must go out before ours
         self._pending: List[bytes] = []
 
-    def record(self, record: AirbyteRecordMessage) -> None:
-        self._pending.append(record_line(record))
-        if len(self._pending) >= RECORDS_PER_WRITE:
+    def record(self, stream: str, data: Mapping[str, Any], emitted_at: int, namespace: Optional[str] = None) -> None:
+        pending = self._pending
+        pending.append(record_line(stream, data, emitted_at, namespace))
+        if len(pending) >= RECORDS_PER_WRITE:
             self.flush()
 
     def message(self, line: str) -> None:

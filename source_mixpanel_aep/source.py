@@ -13,12 +13,17 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .config import SPEC, parse_config
 from .state import read_state_file
 from .streams import ExportStream
+from .streams.export import RecordSink
 
 CHECK_RETRIES = 1  # check answers in seconds: one retry, not the read's minutes of backoff
 
 
 class SourceMixpanelAep(AbstractSource):
     check_config_against_spec = True  # through run.SourceEntrypoint.validate_connection: parse_config
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.record_sink: Optional[RecordSink] = None  # set by run.SourceEntrypoint for a command-line read
 
     @classmethod
     def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
@@ -40,4 +45,4 @@ class SourceMixpanelAep(AbstractSource):
         return True, None
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
-        return [ExportStream(parse_config(config))]
+        return [ExportStream(parse_config(config), record_sink=self.record_sink)]

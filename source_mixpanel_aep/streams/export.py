@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import logging
 import time
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional
 
 import requests
 import urllib3
@@ -54,6 +54,9 @@ MAX_UNMAPPABLE_LOGGED = 20  # per window; the rest are counted
 
 _BODY_FAILURES = (BodyError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 RECORD = Type.RECORD  # per record: on Python 3.11 `Type.RECORD` is a Python-level EnumType.__getattr__ call
+
+# (stream name, a window's records): consumes them; where a command-line read sends records (run.SourceEntrypoint)
+RecordSink = Callable[[str, Iterator[Dict[str, Any]]], None]
 
 
 class Progress:
@@ -98,8 +101,11 @@ class ExportStream(HttpStream, IncrementalMixin):
         max_retries: int = MAX_RETRIES,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
         sleep: Callable[[float], None] = time.sleep,
+        record_sink: Optional[RecordSink] = None,
     ):
         self._config = config
+        self._record_sink = record_sink
+        self._cdk_saw_a_record = False
         self._max_retries = max_retries
         self._now = now
         self._sleep = sleep
@@ -206,19 +212,28 @@ class ExportStream(HttpStream, IncrementalMixin):
         each one, which cost as much as parsing and mapping the event. Same protocol output: the
         slice log in debug mode, a STATE after every completed window, one STATE when there was no
         window to read, and the record limit of test reads honoured.
+
+        With a record sink (a command-line read, see run.py) records after the first go straight to
+        it, not up through the CDK's generators as AirbyteMessages: that walk cost a fifth of the time
+        per record. The first one still goes through the CDK, which marks the stream RUNNING on it;
+        the sink counts the rest for each STATE's sourceStats as the CDK would. STATEs, traces and
+        logs always go through the CDK, and the sink writes in order with them.
         """
         sync_mode = configured_stream.sync_mode
         self.configured_json_schema = configured_stream.stream.json_schema
         windows = list(self.stream_slices(sync_mode=sync_mode, cursor_field=configured_stream.cursor_field, stream_state=stream_state))
+        sink = self._record_sink if not internal_config.limit else None
+        self._cdk_saw_a_record = False
         records = 0
         for stream_slice in windows:
             if slice_logger.should_log_slice_message(logger):
                 yield slice_logger.create_slice_log_message(stream_slice)
-            messages = self.read_records(sync_mode, cursor_field=configured_stream.cursor_field, stream_slice=stream_slice, stream_state=stream_state)
-            if not internal_config.limit:
-                yield from messages
+            if sink is not None:
+                yield from self._read_slice_to(sink, stream_slice)
+            elif not internal_config.limit:
+                yield from self.read_records(sync_mode, cursor_field=configured_stream.cursor_field, stream_slice=stream_slice, stream_state=stream_state)
             else:  # a test read (connector builder, acceptance tests) that wants only a few records
-                for message in messages:
+                for message in self.read_records(sync_mode, cursor_field=configured_stream.cursor_field, stream_slice=stream_slice, stream_state=stream_state):
                     yield message
                     records += message.type is RECORD
                     if internal_config.is_limit_reached(records):
@@ -230,9 +245,29 @@ class ExportStream(HttpStream, IncrementalMixin):
         if not windows and state_manager:
             yield self._checkpoint_state(self.state, state_manager=state_manager)
 
+    def _read_slice_to(self, sink: RecordSink, stream_slice: Mapping[str, Any]) -> Iterator[AirbyteMessage]:
+        """read_records for a command-line read: the records to the sink, but the read's first as a message (see read)."""
+        name = self.name
+        window_records = self._read_slice(stream_slice)
+        if not self._cdk_saw_a_record:
+            first = next(window_records, None)
+            if first is not None:
+                self._cdk_saw_a_record = True
+                yield record_message(name, first)  # the CDK marks the stream RUNNING on the first RECORD it sees
+        sink(name, window_records)
+        yield self._progress.estimate_message(name)
+
     def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Mapping[str, Any]]:
+        """The window's records as RECORD messages, then its ESTIMATE trace; the CDK passes messages through as they are."""
         if not stream_slice:
             return
+        name = self.name
+        for record in self._read_slice(stream_slice):
+            yield record_message(name, record)
+        yield self._progress.estimate_message(name)
+
+    def _read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Dict[str, Any]]:
+        """The window's records; a body that broke off is read again; the cursor moves once it is complete."""
         window = Window.from_slice(stream_slice)
         started = time.monotonic()
         for attempt in range(1, WINDOW_ATTEMPTS + 1):
@@ -241,7 +276,7 @@ class ExportStream(HttpStream, IncrementalMixin):
             try:
                 for record in self._read_window(stream_slice, window):
                     count += 1
-                    yield record_message(self.name, record)
+                    yield record
                 break
             except _BODY_FAILURES as error:
                 if attempt == WINDOW_ATTEMPTS:
@@ -259,9 +294,8 @@ class ExportStream(HttpStream, IncrementalMixin):
             f"Window {window.start}..{window.end}: {count} records in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f} records/s); "
             f"{self._progress.days_done}/{self._progress.total_days} days done; cursor now {format_cursor(self._cursor)}"
         )
-        yield self._progress.estimate_message(self.name)
 
-    def _read_window(self, stream_slice: Mapping[str, Any], window: Window) -> Iterator[Mapping[str, Any]]:
+    def _read_window(self, stream_slice: Mapping[str, Any], window: Window) -> Iterator[Dict[str, Any]]:
         try:
             _, response = self._fetch_next_page(stream_slice, {})
         except AirbyteTracedException as error:  # the HttpClient's retries are used up
@@ -273,7 +307,7 @@ class ExportStream(HttpStream, IncrementalMixin):
         finally:
             response.close()
 
-    def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Mapping[str, Any]]:
+    def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Dict[str, Any]]:
         where = f"Window {stream_slice['from_date']}..{stream_slice['to_date']}" if stream_slice else "Response"
         chunks: Iterable[bytes] = response.raw.stream(CHUNK_BYTES, decode_content=False)
         if "gzip" in response.headers.get("Content-Encoding", "").lower():
