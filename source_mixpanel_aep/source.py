@@ -13,7 +13,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .config import SPEC, parse_config
 from .state import read_state_file
 from .streams import ExportStream
-from .streams.export import RecordSink
+from .streams.messages import RecordSink
 
 CHECK_RETRIES = 1  # check answers in seconds: one retry, not the read's minutes of backoff
 

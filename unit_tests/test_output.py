@@ -8,7 +8,7 @@ from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 
 from source_mixpanel_aep.output import RECORDS_PER_WRITE, MessageWriter, record_line
-from source_mixpanel_aep.streams.export import record_message
+from source_mixpanel_aep.streams.messages import record_message
 
 CASES = {
     "typical record": {"_id": "a1", "timestamp": "2024-05-01T00:00:00.123Z", "time": 1714521600, "event_name": "Sign up",

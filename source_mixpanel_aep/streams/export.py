@@ -23,16 +23,10 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Mutab
 import requests
 import urllib3
 from airbyte_cdk.models import (
-    AirbyteEstimateTraceMessage,
     AirbyteMessage,
-    AirbyteRecordMessage,
-    AirbyteTraceMessage,
     ConfiguredAirbyteStream,
-    EstimateType,
     FailureType,
     SyncMode,
-    TraceType,
-    Type,
 )
 from airbyte_cdk.sources.streams import IncrementalMixin
 from airbyte_cdk.sources.streams.core import StreamData
@@ -45,6 +39,7 @@ from .. import mapping
 from ..config import MixpanelConfig
 from ..jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, parse_lines, split_lines
 from .http import MAX_RETRIES, ExportBackoffStrategy, ExportErrorHandler, PacingBudget, authenticator, last_failure
+from .messages import RECORD, Progress, RecordSink, record_message
 from .windows import CURSOR_FIELD, StateError, Window, first_day, format_cursor, parse_cursor, plan_windows, window_cursor
 
 WINDOW_ATTEMPTS = 4  # reads of one window whose body broke off, before the sync fails
@@ -53,38 +48,6 @@ CONNECT_TIMEOUT_SECONDS = 30
 MAX_UNMAPPABLE_LOGGED = 20  # per window; the rest are counted
 
 _BODY_FAILURES = (BodyError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
-RECORD = Type.RECORD  # per record: on Python 3.11 `Type.RECORD` is a Python-level EnumType.__getattr__ call
-
-# (stream name, a window's records): consumes them; where a command-line read sends records (run.SourceEntrypoint)
-RecordSink = Callable[[str, Iterator[Dict[str, Any]]], None]
-
-
-class Progress:
-    """Days and records done, and the row estimate the Airbyte UI shows as a progress bar."""
-
-    def __init__(self, total_days: int):
-        self.total_days = total_days
-        self.days_done = 0
-        self.records = 0
-
-    def add(self, days: int, records: int) -> None:
-        self.days_done += days
-        self.records += records
-
-    def estimate_message(self, stream_name: str) -> AirbyteMessage:
-        per_day = self.records / max(self.days_done, 1)
-        estimate = AirbyteEstimateTraceMessage(name=stream_name, type=EstimateType.STREAM, row_estimate=round(per_day * self.total_days))
-        trace = AirbyteTraceMessage(type=TraceType.ESTIMATE, emitted_at=time.time() * 1000, estimate=estimate)
-        return AirbyteMessage(type=Type.TRACE, trace=trace)
-
-
-def record_message(stream: str, data: Mapping[str, Any]) -> AirbyteMessage:
-    """The RECORD the CDK would build from `data`, without its copy and no-op schema transform.
-
-    Positional arguments, in the protocol classes' field order (pinned by unit_tests/test_output.py):
-    their generated __init__ takes them at half the cost of keywords, and this runs once per event.
-    """
-    return AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(stream, data, time.time_ns() // 1_000_000))  # type: ignore[arg-type]
 
 
 class ExportStream(HttpStream, IncrementalMixin):
