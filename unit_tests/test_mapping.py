@@ -303,3 +303,14 @@ def test_iso_timestamp_agrees_with_datetime_for_ten_thousand_instants_across_the
     for ms in samples:
         expected = (dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
         assert iso_timestamp(ms) == expected, ms
+
+
+@pytest.mark.parametrize("legacy_zone", [None, ZoneInfo("America/Los_Angeles")], ids=["fast path", "general path"])
+def test_columns_come_out_in_the_documented_order_whatever_the_property_order(legacy_zone):
+    properties = {"item_price": 9, "$import": True, "zz": 1, "distinct_id": "u", "time": 1714521600000, "$insert_id": "i",
+                  "$mp_api_endpoint": "api.mixpanel.com", "item_id": "x", "item_name": "n", "mp_processing_time_ms": 3,
+                  "$mp_api_timestamp_ms": 2}
+    record = to_record({"event": "e", "properties": properties}, source_timezone=legacy_zone)
+    assert list(record) == ["_id", "timestamp", "time", "event_name", "distinct_id", "insert_id", "mp_api_endpoint", "import",
+                            "mp_api_timestamp_ms", "mp_processing_time_ms", "item_id", "item_name", "item_price", "properties"]
+    assert list(record["properties"]) == ["zz", "item_price"]  # the raw order, then the converted originals kept

@@ -51,3 +51,32 @@ def test_record_message_is_the_message_the_cdk_would_build_from_keywords():
     keywords = AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream="events", data=data, emitted_at=built.record.emitted_at))
     assert built == keywords
     assert AirbyteEntrypoint.airbyte_message_to_string(built) == AirbyteEntrypoint.airbyte_message_to_string(keywords)
+
+
+def test_given_stdout_is_a_pipe_when_a_writer_is_made_then_the_pipe_buffer_is_raised_to_1_mb():
+    import fcntl
+    import os
+
+    from source_mixpanel_aep.output import PIPE_BUFFER_BYTES
+
+    read_end, write_end = os.pipe()
+    try:
+        before = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
+        with os.fdopen(write_end, "wb", closefd=False) as stream:
+            MessageWriter(stream=stream, flush_text=lambda: None)
+        ceiling = int(open("/proc/sys/fs/pipe-max-size").read())
+        assert before < PIPE_BUFFER_BYTES
+        assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == min(PIPE_BUFFER_BYTES, ceiling)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+@pytest.mark.parametrize("kind", ["no descriptor", "regular file"])
+def test_given_stdout_is_not_a_pipe_when_a_writer_is_made_then_it_writes_as_usual(kind, tmp_path):
+    target = open(tmp_path / "out", "wb") if kind == "regular file" else io.BytesIO()
+    writer = MessageWriter(stream=target, flush_text=lambda: None)
+    writer.record("events", {"_id": "1"}, 1)
+    writer.flush()
+    written = target.getvalue() if isinstance(target, io.BytesIO) else (target.close(), (tmp_path / "out").read_bytes())[1]
+    assert written == b'{"type":"RECORD","record":{"stream":"events","data":{"_id":"1"},"emitted_at":1}}\n'
