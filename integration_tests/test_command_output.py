@@ -39,7 +39,7 @@ def test_given_three_windows_when_read_as_a_command_and_in_process_then_the_prot
         done = run_process(["read", "--config", files["config"], "--catalog", files["catalog"]])
     assert done.returncode == 0, done.stderr[-2000:]
     command_story = story_of_messages(protocol_lines(done.stdout))
-    in_process_story = story_of_messages([AirbyteMessageSerializer.dump(message) for message in in_process._messages])
+    in_process_story = story_of_messages([AirbyteMessageSerializer.dump(message) for message in in_process.get_message_iterator()])
     assert command_story == in_process_story
     cursors = [m["state"]["stream"]["stream_state"]["timestamp"] for m in protocol_lines(done.stdout) if m["type"] == "STATE"]
     assert cursors[:-1] == [m.state.stream.stream_state.timestamp for m in in_process.state_messages][:-1]  # the last is the request time

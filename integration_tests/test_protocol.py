@@ -180,23 +180,6 @@ def test_given_several_windows_when_read_then_an_estimate_follows_each_window():
     assert all(e.name == "events" for e in estimates)
 
 
-def test_given_two_windows_when_read_in_process_and_as_a_command_then_each_state_counts_its_window_records(tmp_path):
-    from integration_tests.builders import catalog_json, protocol_lines, run_process, write_files
-
-    days = days_back(4)
-    with FakeMixpanel(events_per_day=10, days=days) as server:
-        cfg = config(server.url, start_date=str(days[0]), end_date=str(days[-1]), date_window_days=2)
-        in_process = run_read(cfg)
-        paths = write_files(tmp_path, config=cfg, catalog=catalog_json())
-        done = run_process(["read", "--config", paths["config"], "--catalog", paths["catalog"]])
-    assert [m.state.sourceStats.recordCount for m in in_process.state_messages] == [20.0, 20.0]
-    lines = protocol_lines(done.stdout)
-    assert done.returncode == 0
-    assert [m["state"]["sourceStats"]["recordCount"] for m in lines if m["type"] == "STATE"] == [20.0, 20.0]
-    command_records = sorted(m["record"]["data"]["_id"] for m in lines if m["type"] == "RECORD")
-    assert command_records == ids(record_data(in_process))
-
-
 def test_given_the_same_events_when_read_by_two_processes_then_the_record_lines_are_byte_identical_but_for_emitted_at(tmp_path):
     """Column order must not follow Python's per-process string hashing: outputs of two runs diff cleanly."""
     import re
