@@ -68,7 +68,6 @@ class ExportStream(HttpStream, IncrementalMixin):
     ):
         self._config = config
         self._record_sink = record_sink
-        self._cdk_saw_a_record = False
         self._max_retries = max_retries
         self._now = now
         self._sleep = sleep
@@ -186,21 +185,22 @@ class ExportStream(HttpStream, IncrementalMixin):
         self.configured_json_schema = configured_stream.stream.json_schema
         windows = list(self.stream_slices(sync_mode=sync_mode, cursor_field=configured_stream.cursor_field, stream_state=stream_state))
         sink = self._record_sink if not internal_config.limit else None
-        self._cdk_saw_a_record = False
         records = 0
         for stream_slice in windows:
             if slice_logger.should_log_slice_message(logger):
                 yield slice_logger.create_slice_log_message(stream_slice)
             if sink is not None:
                 yield from self._read_slice_to(sink, stream_slice)
-            elif not internal_config.limit:
-                yield from self.read_records(sync_mode, cursor_field=configured_stream.cursor_field, stream_slice=stream_slice, stream_state=stream_state)
-            else:  # a test read (connector builder, acceptance tests) that wants only a few records
-                for message in self.read_records(sync_mode, cursor_field=configured_stream.cursor_field, stream_slice=stream_slice, stream_state=stream_state):
-                    yield message
-                    records += message.type is RECORD
-                    if internal_config.is_limit_reached(records):
-                        break
+            else:
+                messages = self.read_records(sync_mode, cursor_field=configured_stream.cursor_field, stream_slice=stream_slice, stream_state=stream_state)
+                if not internal_config.limit:
+                    yield from messages
+                else:  # a test read (connector builder, acceptance tests) that wants only a few records
+                    for message in messages:
+                        yield message
+                        records += message.type is RECORD
+                        if internal_config.is_limit_reached(records):
+                            break
             if state_manager:
                 yield self._checkpoint_state(self.state, state_manager=state_manager)
             if internal_config.is_limit_reached(records):
@@ -212,10 +212,9 @@ class ExportStream(HttpStream, IncrementalMixin):
         """read_records for a command-line read: the records to the sink, but the read's first as a message (see read)."""
         name = self.name
         window_records = self._read_slice(stream_slice)
-        if not self._cdk_saw_a_record:
+        if self._progress.records == 0:  # no record in this read's earlier windows: the CDK has seen none yet
             first = next(window_records, None)
             if first is not None:
-                self._cdk_saw_a_record = True
                 yield record_message(name, first)  # the CDK marks the stream RUNNING on the first RECORD it sees
         sink(name, window_records)
         yield self._progress.estimate_message(name)
