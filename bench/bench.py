@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".bench"  # ignored by git, removed by `make clean`
 sys.path.insert(0, str(ROOT))
 
-from integration_tests.fake_mixpanel import FAKE_PROJECT_ID, FAKE_SA_SECRET, FAKE_SA_USERNAME  # noqa: E402  (stdlib-only package)
+from integration_tests.fake_mixpanel import FAKE_PROJECT_ID, FAKE_SA_SECRET, FAKE_SA_USERNAME, connector_config  # noqa: E402  (stdlib-only package)
 
 # --- targets (from the performance issue) -------------------------------------------------------
 TARGET_RATIO = 1.5  # connector records/s >= 1.5 x the floor's, same run, process start included
@@ -277,12 +277,7 @@ def connector_command(entry: str) -> List[str]:
 
 
 def write_config(name: str, base_url: str, start: dt.date, end: Optional[dt.date], **extra: Any) -> Path:
-    config: Dict[str, Any] = {
-        "credentials": {"auth_type": "service_account", "username": FAKE_SA_USERNAME, "secret": FAKE_SA_SECRET},
-        "project_id": FAKE_PROJECT_ID,
-        "base_url": base_url,
-        "start_date": start.isoformat(),
-    }
+    config = connector_config(base_url, start_date=start.isoformat())
     if end is not None:
         config["end_date"] = end.isoformat()
     config.update(extra)
@@ -420,12 +415,7 @@ def simulate_backfill(request_seconds: Sequence[float], target_seconds: float) -
     from source_mixpanel_aep.streams.http import PacingBudget
 
     today = dt.datetime.now(dt.timezone.utc).date()
-    raw = {
-        "credentials": {"auth_type": "service_account", "username": FAKE_SA_USERNAME, "secret": FAKE_SA_SECRET},
-        "project_id": FAKE_PROJECT_ID,
-        "start_date": (today - dt.timedelta(days=BACKFILL_DAYS)).isoformat(),
-    }
-    config = parse_config(raw)
+    config = parse_config(connector_config(None, start_date=(today - dt.timedelta(days=BACKFILL_DAYS)).isoformat()))
     logging.disable(logging.INFO)  # the stream's own INFO lines ("Reading ...", "Pacing: waiting ...") would go to stdout
     try:
         slices = list(ExportStream(config).stream_slices(sync_mode=SyncMode.full_refresh))

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from integration_tests.fake_mixpanel import FAKE_PROJECT_ID, FAKE_SA_SECRET, FAKE_SA_USERNAME  # noqa: E402
+from integration_tests.fake_mixpanel import connector_config  # noqa: E402
 
 
 def main() -> int:
@@ -37,9 +37,7 @@ def main() -> int:
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         url = server.stdout.readline().decode().strip()
-        credentials = {"auth_type": "service_account", "username": FAKE_SA_USERNAME, "secret": FAKE_SA_SECRET}
-        (work / "config.json").write_text(json.dumps({"credentials": credentials, "project_id": FAKE_PROJECT_ID, "base_url": url,
-                                                      "start_date": day, "end_date": day}))
+        (work / "config.json").write_text(json.dumps(connector_config(url, start_date=day, end_date=day)))
         (work / "catalog.json").write_text(json.dumps({"streams": [{"stream": {"name": "events", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
                                                                     "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}))
         from source_mixpanel_aep.run import run

@@ -20,13 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.fake_mixpanel import (
-    FAKE_PROJECT_ID,
-    FAKE_SA_SECRET,
-    FAKE_SA_USERNAME,
-    FakeMixpanel,
-    generate_events,
-)
+from integration_tests.fake_mixpanel import FakeMixpanel, connector_config, generate_events
 
 pytestmark = pytest.mark.heavy
 
@@ -92,14 +86,8 @@ def test_pyairbyte_reads_events_into_duckdb_then_only_the_lookback_days_again(py
     today = dt.datetime.now(dt.timezone.utc).date()
     days = [today - dt.timedelta(days=offset) for offset in (3, 2, 1)]
     with FakeMixpanel(events_per_day=EVENTS_PER_DAY, days=days) as fake:
-        config = {
-            "credentials": {"auth_type": "service_account", "username": FAKE_SA_USERNAME, "secret": FAKE_SA_SECRET},
-            "project_id": FAKE_PROJECT_ID,
-            "base_url": fake.url,
-            "start_date": days[0].isoformat(),
-            "end_date": today.isoformat(),  # fixed, so a run across midnight reads the same days
-            "lookback_window_days": LOOKBACK_DAYS,
-        }
+        # end_date fixed, so a run across midnight reads the same days
+        config = connector_config(fake.url, start_date=days[0].isoformat(), end_date=today.isoformat(), lookback_window_days=LOOKBACK_DAYS)
         source = pyairbyte.get_source("source-mixpanel-aep", local_executable=str(connector_command), config=config, streams=["events"])
         source.check()
         cache = pyairbyte.get_default_cache()

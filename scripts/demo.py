@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from integration_tests.fake_mixpanel import FAKE_PROJECT_ID, FAKE_SA_SECRET, FAKE_SA_USERNAME, FakeMixpanel  # noqa: E402
+from integration_tests.fake_mixpanel import FakeMixpanel, connector_config  # noqa: E402
 
 DAYS = 7
 EVENTS_PER_DAY = 500
@@ -39,13 +39,7 @@ def main() -> None:
     today = dt.datetime.now(dt.timezone.utc).date()
     days = [today - dt.timedelta(days=offset) for offset in range(DAYS, 0, -1)]
     with FakeMixpanel(events_per_day=EVENTS_PER_DAY, days=days) as fake:
-        config = {
-            "credentials": {"auth_type": "service_account", "username": FAKE_SA_USERNAME, "secret": FAKE_SA_SECRET},
-            "project_id": FAKE_PROJECT_ID,
-            "base_url": fake.url,
-            "start_date": days[0].isoformat(),
-            "date_window_days": 3,
-        }
+        config = connector_config(fake.url, start_date=days[0].isoformat(), date_window_days=3)
         (OUT / "config.json").write_text(json.dumps(config, indent=2))
         print(f"Fake Mixpanel at {fake.url}: {EVENTS_PER_DAY} events a day, {days[0]}..{days[-1]}")
 

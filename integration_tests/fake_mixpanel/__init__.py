@@ -3,7 +3,7 @@
 Standard library only.  Typical use::
 
     with FakeMixpanel(events_per_day=1000, days=[date(2024, 3, 1)], today=date(2024, 3, 5)) as fake:
-        config = {"api_url": fake.url, "project_id": FAKE_PROJECT_ID, ...}
+        config = connector_config(fake.url, start_date="2024-03-01")
         ...
         assert [r.status for r in fake.requests] == [200]
 
@@ -56,7 +56,18 @@ from .handler import (
 )
 from .server import FakeMixpanel
 
+
+def connector_config(base_url: str | None, **settings: object) -> dict:
+    """A source-mixpanel-aep config the fake accepts: its service account and project at `base_url`
+    (None: no base_url, the connector's default host), then `settings` (start_date, ...)."""
+    config: dict = {"credentials": {"auth_type": "service_account", "username": FAKE_SA_USERNAME, "secret": FAKE_SA_SECRET},
+                    "project_id": FAKE_PROJECT_ID}
+    if base_url is not None:
+        config["base_url"] = base_url
+    config.update(settings)
+    return config
+
 __all__ = [
     "FAKE_OAUTH_TOKEN", "FAKE_PROJECT_ID", "FAKE_PROJECT_SECRET", "FAKE_SA_SECRET", "FAKE_SA_USERNAME",
-    "FAULT_KINDS", "MALFORMED_LINE", "FakeMixpanel", "RecordedRequest", "event_lines", "generate_events",
+    "FAULT_KINDS", "MALFORMED_LINE", "FakeMixpanel", "RecordedRequest", "connector_config", "event_lines", "generate_events",
 ]
