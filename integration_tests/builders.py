@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from io import StringIO
+from io import BytesIO
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
 import jsonschema
 import orjson
-from airbyte_cdk.logger import AirbyteLogFormatter
 from airbyte_cdk.models import (
     AirbyteMessage,
     AirbyteMessageSerializer,
@@ -36,8 +34,7 @@ from integration_tests.fake_mixpanel import (
     FAKE_SA_SECRET,
     FAKE_SA_USERNAME,
 )
-from source_mixpanel_aep import SourceMixpanelAep
-from source_mixpanel_aep.run import SourceEntrypoint
+from source_mixpanel_aep.run import launch
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "source_mixpanel_aep" / "schemas" / "events.json").read_text())
 SECRETS = (FAKE_SA_SECRET, FAKE_PROJECT_SECRET, FAKE_OAUTH_TOKEN)
@@ -84,24 +81,23 @@ def state(cursor: Any) -> list:
     return StateBuilder().with_stream_state("events", cursor).build()
 
 
-def run_entrypoint(args: List[str]) -> EntrypointOutput:
-    """Like the CDK's entrypoint_wrapper, but through our SourceEntrypoint, as the real command runs."""
-    captured = StringIO()
-    handler = logging.StreamHandler(captured)
-    handler.setLevel(logging.INFO)
-    handler.setFormatter(AirbyteLogFormatter())
-    logging.getLogger("").addHandler(handler)
-    entrypoint = SourceEntrypoint(SourceMixpanelAep())
-    messages: List[str] = []
-    uncaught: Optional[BaseException] = None
-    try:
-        for message in entrypoint.run(entrypoint.parse_args(args)):
-            messages.append(message)
-    except Exception as exception:  # noqa: BLE001 - the protocol output is what the tests look at
-        uncaught = exception
-    finally:
-        logging.getLogger("").removeHandler(handler)
-    return EntrypointOutput(messages=messages + captured.getvalue().split("\n")[:-1], uncaught_exception=uncaught)
+class CommandOutput(EntrypointOutput):
+    """EntrypointOutput of the real entry point, with the exit code it returned."""
+
+    def __init__(self, messages: List[str], exit_code: int):
+        super().__init__(messages=messages)
+        self.exit_code = exit_code
+
+
+def run_entrypoint(args: List[str]) -> CommandOutput:
+    """The command as it ships (`run.launch`, what the console script, main.py and the image run), in-process.
+
+    Everything it writes to stdout - messages and log lines, in order - is what the test sees.
+    """
+    stdout = BytesIO()
+    code = launch(args, stdout=stdout)
+    lines = [line for line in stdout.getvalue().decode("utf-8", "surrogatepass").split("\n") if line]
+    return CommandOutput(lines, code)
 
 
 def _files(directory: Path, **contents: Any) -> Dict[str, str]:

@@ -205,7 +205,7 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_given_a_hostile_line_when_read_then_the_sync_completes_and_the_line_is_delivered_or_reported(sleeps, name):
+def test_given_a_hostile_line_when_read_then_it_is_delivered_or_the_sync_fails_loudly_after_delivering_the_rest(sleeps, name):
     make_line, delivered, warning, check = HOSTILE[name]
     day = days_back(1)[0]
     with FakeMixpanel(events_per_day=3, days=[day]) as fake:
@@ -214,17 +214,21 @@ def test_given_a_hostile_line_when_read_then_the_sync_completes_and_the_line_is_
         normal = event_ids(fake.expected_events(day, day))
         assert len(fake.requests) == 1  # never a reason to read the window again
 
-    assert not output.errors and len(cursors(output)) == 1
+    assert len(cursors(output)) == 1  # the window's state is saved either way
     records = {record["_id"]: record for record in record_data(output)}
     hostile = [record_id for record_id in ordered_ids(output) if record_id not in normal]
     assert ordered_ids(output)[:3] == normal
     if delivered:
+        assert not output.errors and output.exit_code == 0
         [record_id] = hostile
         assert record_id.startswith("h-") and check(records[record_id])
     else:
-        assert hostile == []
+        assert hostile == [] and output.exit_code == 1
         assert any("line 4" in w or "event #4" in w for w in warnings(output)), warnings(output)
-        assert any("1 event(s) could not be mapped and were not emitted" in w for w in warnings(output))
+        last = output.errors[-1].trace.error
+        assert last.failure_type == FailureType.system_error
+        assert "1 exported event(s) could not become records" in last.message and f"Window {day}..{day}" in last.message
+        assert "line 4" in last.message or "event #4" in last.message
     if warning:
         assert any(warning in w for w in warnings(output)), warnings(output)
 
@@ -237,10 +241,15 @@ def test_given_many_unmappable_lines_when_read_then_each_window_reports_its_coun
                 fake.add_raw_line(day, '{"event":"bare"}')
         output = run_read(config(fake.url, start_date=str(days[0]), date_window_days=1))
         expected = event_ids(fake.expected_events(days[0], days[1]))
-    assert ordered_ids(output) == expected and not output.errors
-    assert f"Window {days[0]}..{days[0]}: 25 event(s) could not be mapped and were not emitted (see warnings above)." in warnings(output)
-    assert f"Window {days[1]}..{days[1]}: 2 event(s) could not be mapped and were not emitted (see warnings above)." in warnings(output)
-    assert sum("skipped, it cannot become a record" in w for w in warnings(output)) == 20 + 2  # at most 20 lines per window
+    assert ordered_ids(output) == expected and len(cursors(output)) == 2  # every window delivered and checkpointed
+    first, second = (next(w for w in warnings(output) if w.startswith(f"Window {day}..{day}: ")) for day in days)
+    assert first.startswith(f"Window {days[0]}..{days[0]}: 25 event(s) could not become records")
+    assert first.count("event #") == 20 and first.endswith("and 5 more")  # at most 20 positions named per window
+    assert second.startswith(f"Window {days[1]}..{days[1]}: 2 event(s) could not become records")
+    stream_error, final_error = output.errors  # the stream's (from the CDK), then the sync's last word (ours)
+    assert {stream_error.trace.error.failure_type, final_error.trace.error.failure_type} == {FailureType.system_error} and output.exit_code == 1
+    assert stream_error.trace.error.message.startswith("27 exported event(s) could not become records")
+    assert final_error.trace.error.message.startswith("The sync failed (events): 27 exported event(s) could not become records")
 
 
 # --- Corrupt, foreign and legacy state --------------------------------------------------------
@@ -334,10 +343,11 @@ def test_given_every_hostile_line_when_read_as_a_command_then_stdout_is_strict_j
     messages = [json.loads(line, parse_constant=no_constants) for line in done.stdout.splitlines()]
     records = {m["record"]["data"]["_id"]: m["record"]["data"] for m in messages if m["type"] == "RECORD"}
     delivered = sorted(record_id for record_id in records if record_id not in normal)
-    assert done.returncode == 0
+    assert done.returncode == 1  # the unusable lines are reported as a failure, after everything else
     assert delivered == sorted(["h-big", "h-deep-300", "h-bytes", "h-nan", "h-ints", "h-i64", "h-dup"])
     assert records["h-ints"]["properties"]["n"] == 123456789012345678901234567890
     assert records["h-ints"]["properties"]["m"] == -18446744073709551617
     assert records["h-i64"]["properties"]["k"] == -9223372036854775809
     logs = [m["log"]["message"] for m in messages if m["type"] == "LOG"]
-    assert f"Window {day}..{day}: 9 event(s) could not be mapped and were not emitted (see warnings above)." in logs
+    assert any(log.startswith(f"Window {day}..{day}: 9 event(s) could not become records") for log in logs)
+    assert [m["trace"]["error"]["failure_type"] for m in messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"][-1] == "system_error"

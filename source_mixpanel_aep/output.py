@@ -1,10 +1,12 @@
-"""Writing protocol messages to stdout, fast for RECORDs and prompt for everything else.
+"""The one writer of stdout: protocol messages and log lines, in the order they happened.
 
-A RECORD is serialised here with orjson straight from its dict, to exactly the JSON the CDK's
-serialiser would write (top-level null values of `data` left out, as the CDK does), and written
-with its neighbours 100 at a time: one write per record is a system call each under
-PYTHONUNBUFFERED, as in the Docker image. Any other message - a STATE above all - is written at
-once, after the records before it, so the platform has it while the next window is read.
+The CDK's entrypoint yields each message as a JSON line; the CDK's logging handler writes log lines
+as they are logged. Both come here (the handler's stream and `sys.stdout` point at this writer
+while a command runs), so a WARN written after 38 records is after them on stdout too. RECORD lines
+are written 100 at a time (one write per record is a system call each under PYTHONUNBUFFERED, as in
+the Docker image); anything else - a STATE above all - goes out at once, with the records before it,
+so the platform has it while the next window is read. Every line that is not a RECORD passes the
+CDK's secret filter once more on its way out.
 
 When stdout is a pipe (the Airbyte platform, `| destination`, a benchmark), its buffer is raised
 from Linux's 64 KB to 1 MB: a 100-record write (~90 KB) no longer blocks half-way until the reader
@@ -13,57 +15,76 @@ has drained the pipe, and the two processes stop waking each other up for every 
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import stat
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, List, Mapping, Optional
+from typing import BinaryIO, Iterator, List
 
-import orjson
+from airbyte_cdk.logger import PRINT_BUFFER
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
 RECORDS_PER_WRITE = 100
+RECORD_PREFIX = '{"type":"RECORD"'  # how the CDK's serialiser starts every RECORD line
 PIPE_BUFFER_BYTES = 1024 * 1024  # Linux's default ceiling for an unprivileged process (/proc/sys/fs/pipe-max-size)
 
 
-def record_line(stream: str, data: Mapping[str, Any], emitted_at: int, namespace: Optional[str] = None) -> bytes:
-    """The RECORD line the CDK would write for AirbyteRecordMessage(stream, data, emitted_at, namespace)."""
-    if None in data.values():  # the mapping leaves null columns out already; other callers may not
-        data = {key: value for key, value in data.items() if value is not None}
-    body = {"stream": stream, "data": data, "emitted_at": emitted_at}
-    if namespace is not None:
-        body["namespace"] = namespace
-    message = {"type": "RECORD", "record": body}
-    try:
-        return orjson.dumps(message)
-    except TypeError:  # an integer beyond 64 bits: the standard library writes it exactly, as the CDK's fallback does
-        return json.dumps(message).encode("utf-8")
+class ProtocolWriter:
+    """A text stream (for log handlers and print) and a line sink (for the entrypoint's messages) over one binary stream."""
 
+    encoding = "utf-8"
 
-class MessageWriter:
-    def __init__(self, stream: Optional[BinaryIO] = None, flush_text: Callable[[], None] = lambda: sys.stdout.flush()):
-        self._stream = stream or sys.stdout.buffer
-        self._flush_text = flush_text  # log lines written through sys.stdout must go out before ours
-        self._pending: List[bytes] = []
-        widen_pipe(self._stream)
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self._pending: List[str] = []
+        self._records = 0
+        widen_pipe(stream)
 
-    def record(self, stream: str, data: Mapping[str, Any], emitted_at: int, namespace: Optional[str] = None) -> None:
-        pending = self._pending
-        pending.append(record_line(stream, data, emitted_at, namespace))
-        if len(pending) >= RECORDS_PER_WRITE:
+    def line(self, text: str) -> None:
+        """One serialised message from the entrypoint."""
+        if text.startswith(RECORD_PREFIX):
+            self._pending.append(text)
+            self._pending.append("\n")
+            self._records += 1
+            if self._records >= RECORDS_PER_WRITE:
+                self.flush()
+        else:
+            self._pending.append(filter_secrets(text))
+            self._pending.append("\n")
             self.flush()
 
-    def message(self, line: str) -> None:
-        self._pending.append(line.encode("utf-8", "surrogatepass"))
-        self.flush()
+    def write(self, text: str) -> int:
+        """Text from a log handler or print(): kept in order with the messages; the handler's flush() sends it."""
+        self._pending.append(filter_secrets(text))
+        return len(text)
 
     def flush(self) -> None:
-        self._flush_text()
         if self._pending:
-            self._pending.append(b"")
-            self._stream.write(b"\n".join(self._pending))
+            self._stream.write("".join(self._pending).encode("utf-8", "surrogatepass"))
             self._pending.clear()
+            self._records = 0
         self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @contextmanager
+    def owning_stdout(self) -> Iterator["ProtocolWriter"]:
+        """While inside: the CDK's log handlers and sys.stdout write here. Restored (and flushed) on the way out."""
+        root = logging.getLogger()
+        targets = (PRINT_BUFFER, sys.stdout, sys.__stdout__)
+        handlers = [handler for handler in root.handlers if isinstance(handler, logging.StreamHandler) and handler.stream in targets]
+        saved_streams = [handler.setStream(self) for handler in handlers]  # type: ignore[arg-type]  # a text stream
+        saved_stdout, sys.stdout = sys.stdout, self  # type: ignore[assignment]
+        try:
+            yield self
+        finally:
+            self.flush()
+            sys.stdout = saved_stdout
+            for handler, stream in zip(handlers, saved_streams, strict=True):
+                handler.setStream(stream)
 
 
 def widen_pipe(stream: BinaryIO) -> None:

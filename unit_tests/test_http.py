@@ -10,7 +10,15 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 
 from source_mixpanel_aep.config import Credentials
-from source_mixpanel_aep.streams.http import ExportBackoffStrategy, ExportErrorHandler, PacingBudget, authenticator
+from source_mixpanel_aep.streams.http import (
+    CHECK_SETTINGS,
+    ExportBackoffStrategy,
+    ExportErrorHandler,
+    HttpSettings,
+    PacingBudget,
+    authenticator,
+    backoff_strategy,
+)
 
 PROJECT_ID = 2195193
 
@@ -63,8 +71,6 @@ def test_no_response_is_retried():
 @pytest.mark.parametrize(
     "legacy, status, body, must_say",
     [
-        (False, 400, {"error": "to_date cannot be later than today"}, ["to_date cannot be later than today", "UTC", "legacy_local_time", "project_timezone"]),
-        (True, 400, {"error": "to_date cannot be later than today"}, ["the project timezone America/Los_Angeles", "legacy_local_time"]),
         (False, 400, b"Unable to authenticate request", ["Unable to authenticate request", "credentials", "expired"]),
         (False, 401, {"error": "Invalid username or secret"}, ["401", "Invalid username or secret", "credentials", "secret"]),
         (False, 402, {"error": "payment required"}, ["402", "plan", "Raw Event Export"]),
@@ -73,7 +79,7 @@ def test_no_response_is_retried():
         (False, 400, {"error": "project_id is required"}, ["project_id", "Set project_id"]),
         (False, 400, {"error": "invalid where clause"}, ["400", "invalid where clause", "events", "where"]),
     ],
-    ids=["400-to-date-utc", "400-to-date-legacy", "400-unable-to-authenticate", "401", "402", "403-names-project", "404", "400-project-id", "400-other"],
+    ids=["400-unable-to-authenticate", "401", "402", "403-names-project", "404", "400-project-id", "400-other"],
 )
 def test_client_errors_fail_as_config_errors_with_an_actionable_message(legacy, status, body, must_say):
     resolution = handler(legacy=legacy).interpret_response(response(status, body))
@@ -98,8 +104,57 @@ def test_a_long_error_body_is_cut_short_in_the_message():
 
 def test_handler_bounds_retries():
     assert handler().max_retries == 6
-    assert ExportErrorHandler(PROJECT_ID, "UTC", False, max_retries=2).max_retries == 2
+    assert ExportErrorHandler(PROJECT_ID, "UTC", False, HttpSettings(2, 5.0, 8.0, 4.0, 25.0, False)).max_retries == 2
     assert handler().max_time == 1800
+
+
+def check_handler():
+    return ExportErrorHandler(PROJECT_ID, "UTC", False, CHECK_SETTINGS)
+
+
+def test_given_a_to_date_refusal_then_the_stream_decides_midnight_or_config_error():
+    resolution = handler().interpret_response(response(400, {"error": "to_date cannot be later than today"}))
+    assert resolution.response_action == ResponseAction.IGNORE
+
+
+@pytest.mark.parametrize("status", [408, 425], ids=["408-request-timeout", "425-too-early"])
+def test_given_a_request_timeout_or_too_early_then_it_is_retried_as_transient(status):
+    resolution = handler().interpret_response(response(status, b"try later"))
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.RETRY, FailureType.transient_error)
+    assert f"HTTP {status}" in resolution.error_message
+
+
+def test_given_a_tls_certificate_failure_then_it_is_not_retried_and_says_what_to_check():
+    error = requests.exceptions.SSLError("HTTPSConnectionPool(host='x'): [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    resolution = handler().interpret_response(error)
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.config_error)
+    assert "TLS" in resolution.error_message and "certificate verify failed" in resolution.error_message
+    assert "REQUESTS_CA_BUNDLE" in resolution.error_message
+
+
+def test_given_a_refused_connection_then_the_message_says_so():
+    error = requests.ConnectionError("HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded ([Errno 111] Connection refused)")
+    assert "connection refused" in handler().interpret_response(error).error_message
+
+
+def test_given_check_when_rate_limited_then_it_fails_at_once_saying_when_to_try_again():
+    resolution = check_handler().interpret_response(response(429, b"Too Many Requests", {"Retry-After": "3600"}))
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.transient_error)
+    assert "try again in 3600 s" in resolution.error_message.lower()
+
+
+def test_given_check_when_the_server_asks_for_a_long_wait_then_the_pause_is_capped_at_a_few_seconds():
+    strategy = backoff_strategy(CHECK_SETTINGS)
+    assert strategy.backoff_time(response(503, headers={"Retry-After": "3600"}), attempt_count=1) == CHECK_SETTINGS.backoff_cap_seconds
+    assert strategy.backoff_time(requests.ReadTimeout("slow"), attempt_count=1) <= CHECK_SETTINGS.backoff_cap_seconds
+
+
+def test_check_settings_fit_in_the_30_second_budget():
+    from source_mixpanel_aep.streams.http import CHECK_BUDGET_SECONDS
+
+    tries = CHECK_SETTINGS.max_retries + 1
+    worst = tries * (CHECK_SETTINGS.connect_timeout + CHECK_SETTINGS.read_timeout) + CHECK_SETTINGS.max_retries * CHECK_SETTINGS.backoff_cap_seconds
+    assert worst <= CHECK_BUDGET_SECONDS
 
 
 @pytest.mark.parametrize(

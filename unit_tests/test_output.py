@@ -1,56 +1,91 @@
-"""The fast RECORD writer must write exactly what the CDK's serialiser writes."""
+"""The one stdout writer: records batched, everything else at once and in order, secrets filtered, pipes widened."""
 
 import io
-import time
+import logging
 
 import pytest
-from airbyte_cdk.entrypoint import AirbyteEntrypoint
-from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
+from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
-from source_mixpanel_aep.output import RECORDS_PER_WRITE, MessageWriter, record_line
-from source_mixpanel_aep.streams.messages import record_message
+from source_mixpanel_aep.output import RECORD_PREFIX, RECORDS_PER_WRITE, ProtocolWriter
 
-CASES = {
-    "typical record": {"_id": "a1", "timestamp": "2024-05-01T00:00:00.123Z", "time": 1714521600, "event_name": "Sign up",
-                       "distinct_id": "u1", "insert_id": "a1", "import": None, "properties": {"$os": "Linux", "n": 1.5}},
-    "null columns": {"_id": "x", "item_id": None, "item_name": None, "properties": {"nested": {"empty": None}, "list": [None, 1]}},
-    "unicode and escapes": {"_id": "é\u2028\"\\", "properties": {"emoji": "\U0001F600", "ctrl": "\x01\t\n"}},
-    "integers beyond 64 bits": {"_id": "big", "mp_api_timestamp_ms": 2**70, "properties": {"neg": -(2**70)}},
-    "booleans and empty containers": {"_id": "b", "import": False, "properties": {"t": True, "o": {}, "l": []}},
-}
+RECORD_LINE = '{"type":"RECORD","record":{"stream":"events","data":{"_id":"1"},"emitted_at":1}}'
 
 
-@pytest.mark.parametrize("data", CASES.values(), ids=CASES.keys())
-@pytest.mark.parametrize("namespace", [None, "mixpanel"])
-def test_record_line_is_byte_for_byte_what_the_cdk_writes(data, namespace):
-    record = AirbyteRecordMessage(stream="events", data=data, emitted_at=1714521600123, namespace=namespace)
-    expected = AirbyteEntrypoint.airbyte_message_to_string(AirbyteMessage(type=Type.RECORD, record=record))
-    assert record_line("events", data, 1714521600123, namespace).decode("utf-8") == expected
+class CountingStream(io.BytesIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.writes += 1
+        return super().write(data)
+
+
+def test_the_record_prefix_is_how_the_cdk_writes_a_record():
+    from airbyte_cdk.entrypoint import AirbyteEntrypoint
+    from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
+
+    message = AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream="events", data={"_id": "1"}, emitted_at=1))
+    assert AirbyteEntrypoint.airbyte_message_to_string(message).startswith(RECORD_PREFIX)
 
 
 def test_given_records_then_a_state_when_written_then_records_are_batched_and_the_state_follows_them_at_once():
-    sink = io.BytesIO()
-    writes = []
-    writer = MessageWriter(stream=sink, flush_text=lambda: writes.append(len(sink.getvalue())))
+    sink = CountingStream()
+    writer = ProtocolWriter(sink)
     for _ in range(RECORDS_PER_WRITE - 1):
-        writer.record("events", {"_id": "1"}, 1)
+        writer.line(RECORD_LINE)
     assert sink.getvalue() == b""  # still pending
-    writer.message('{"type":"STATE"}')
+    writer.line('{"type":"STATE"}')
     lines = sink.getvalue().decode().splitlines()
     assert len(lines) == RECORDS_PER_WRITE and lines[-1] == '{"type":"STATE"}'
-    assert all(line.startswith('{"type":"RECORD"') for line in lines[:-1])
+    assert sink.writes == 1
 
 
-def test_record_message_is_the_message_the_cdk_would_build_from_keywords():
-    """record_message passes the protocol classes' fields by position: a reordered field must fail here."""
-    data = CASES["typical record"]
-    before = time.time_ns() // 1_000_000
-    built = record_message("events", data)
-    after = time.time_ns() // 1_000_000
-    assert before <= built.record.emitted_at <= after
-    keywords = AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream="events", data=data, emitted_at=built.record.emitted_at))
-    assert built == keywords
-    assert AirbyteEntrypoint.airbyte_message_to_string(built) == AirbyteEntrypoint.airbyte_message_to_string(keywords)
+def test_given_a_full_batch_when_written_then_it_goes_out_in_one_write():
+    sink = CountingStream()
+    writer = ProtocolWriter(sink)
+    for _ in range(RECORDS_PER_WRITE * 2):
+        writer.line(RECORD_LINE)
+    assert sink.writes == 2 and len(sink.getvalue().splitlines()) == RECORDS_PER_WRITE * 2
+
+
+def test_given_a_log_line_after_pending_records_when_logged_then_it_is_written_after_them():
+    sink = io.BytesIO()
+    writer = ProtocolWriter(sink)
+    logger = logging.getLogger("test_output.order")
+    handler = logging.StreamHandler(writer)  # type: ignore[arg-type]
+    logger.addHandler(handler)
+    try:
+        for _ in range(38):
+            writer.line(RECORD_LINE)
+        logger.warning("window broke off after 38 records")
+    finally:
+        logger.removeHandler(handler)
+    lines = sink.getvalue().decode().splitlines()
+    assert lines[:38] == [RECORD_LINE] * 38 and lines[38] == "window broke off after 38 records"
+
+
+def test_given_owning_stdout_when_printing_then_print_goes_through_the_writer_in_order_and_stdout_is_restored():
+    import sys
+
+    sink = io.BytesIO()
+    writer = ProtocolWriter(sink)
+    before = sys.stdout
+    with writer.owning_stdout():
+        writer.line(RECORD_LINE)
+        print("printed")
+    assert sys.stdout is before
+    assert sink.getvalue().decode().splitlines() == [RECORD_LINE, "printed"]
+
+
+def test_given_a_registered_secret_when_a_non_record_line_carries_it_then_it_is_masked():
+    update_secrets(["s3cr3t-value-for-output-test"])
+    sink = io.BytesIO()
+    writer = ProtocolWriter(sink)
+    writer.line('{"type":"LOG","log":{"level":"INFO","message":"token s3cr3t-value-for-output-test"}}')
+    writer.write("plain s3cr3t-value-for-output-test\n")
+    writer.flush()
+    assert b"s3cr3t-value-for-output-test" not in sink.getvalue()
 
 
 def test_given_stdout_is_a_pipe_when_a_writer_is_made_then_the_pipe_buffer_is_raised_to_1_mb():
@@ -63,7 +98,7 @@ def test_given_stdout_is_a_pipe_when_a_writer_is_made_then_the_pipe_buffer_is_ra
     try:
         before = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
         with os.fdopen(write_end, "wb", closefd=False) as stream:
-            MessageWriter(stream=stream, flush_text=lambda: None)
+            ProtocolWriter(stream)
         ceiling = int(open("/proc/sys/fs/pipe-max-size").read())
         assert before < PIPE_BUFFER_BYTES
         assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == min(PIPE_BUFFER_BYTES, ceiling)
@@ -75,8 +110,8 @@ def test_given_stdout_is_a_pipe_when_a_writer_is_made_then_the_pipe_buffer_is_ra
 @pytest.mark.parametrize("kind", ["no descriptor", "regular file"])
 def test_given_stdout_is_not_a_pipe_when_a_writer_is_made_then_it_writes_as_usual(kind, tmp_path):
     target = open(tmp_path / "out", "wb") if kind == "regular file" else io.BytesIO()
-    writer = MessageWriter(stream=target, flush_text=lambda: None)
-    writer.record("events", {"_id": "1"}, 1)
+    writer = ProtocolWriter(target)
+    writer.line(RECORD_LINE)
     writer.flush()
     written = target.getvalue() if isinstance(target, io.BytesIO) else (target.close(), (tmp_path / "out").read_bytes())[1]
-    assert written == b'{"type":"RECORD","record":{"stream":"events","data":{"_id":"1"},"emitted_at":1}}\n'
+    assert written == (RECORD_LINE + "\n").encode()

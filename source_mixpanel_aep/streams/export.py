@@ -9,7 +9,11 @@ answers `text/plain` JSONL, streamed and (with Accept-Encoding: gzip) gzip-compr
 Each window is one request whose body is streamed line by line: memory stays flat however large a
 day is. A window counts as read only when its body ended cleanly (no `terminated early`, no cut
 connection, no truncated gzip); otherwise it is read again, so records may repeat but never go
-missing (`_id` dedupes). The cursor moves only after a window is complete.
+missing (`_id` dedupes). The cursor moves, and a STATE goes out, only after a window is complete.
+
+Every caller reads through the same code: the CDK's AbstractSource.read drives `read` below, whose
+RECORDs, STATEs and logs go up through the CDK's entrypoint to whatever writes them (run.py for the
+command and the image; the CDK's test harness in-process).
 """
 
 from __future__ import annotations
@@ -22,15 +26,9 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Mutab
 
 import requests
 import urllib3
-from airbyte_cdk.models import (
-    AirbyteMessage,
-    ConfiguredAirbyteStream,
-    FailureType,
-    SyncMode,
-)
-from airbyte_cdk.sources.streams import IncrementalMixin
-from airbyte_cdk.sources.streams.core import StreamData
-from airbyte_cdk.sources.streams.http import HttpStream
+from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, ConfiguredAirbyteStream, FailureType, SyncMode, Type
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
 from airbyte_cdk.sources.utils.slice_logger import SliceLogger
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -38,88 +36,62 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .. import mapping
 from ..config import MixpanelConfig
 from ..jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, parse_lines, split_lines
-from .http import MAX_RETRIES, ExportBackoffStrategy, ExportErrorHandler, PacingBudget, authenticator, last_failure
-from .messages import RECORD, Progress, RecordSink, record_message
+from .http import (
+    READ_SETTINGS,
+    HttpSettings,
+    PacingBudget,
+    backoff_strategy,
+    error_text,
+    export_client,
+    is_future_day_refusal,
+    last_failure,
+)
+from .messages import Progress, Undelivered, WindowLosses
 from .windows import CURSOR_FIELD, StateError, Window, first_day, format_cursor, parse_cursor, plan_windows, window_cursor
 
 WINDOW_ATTEMPTS = 4  # reads of one window whose body broke off, before the sync fails
 CHUNK_BYTES = 256 * 1024
-CONNECT_TIMEOUT_SECONDS = 30
-MAX_UNMAPPABLE_LOGGED = 20  # per window; the rest are counted
+HEADERS = {"Accept-Encoding": "gzip", "Accept": "text/plain"}
+RECORD = Type.RECORD  # bound once: on Python 3.11 `Type.RECORD` is a Python-level EnumType.__getattr__ call
 
 _BODY_FAILURES = (BodyError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
-class ExportStream(HttpStream, IncrementalMixin):
+class NotYetAtMixpanel(Exception):
+    """Mixpanel refused the window's last day as later than its today: its clock is behind ours (midnight)."""
+
+
+class ExportStream(Stream, CheckpointMixin):
     name = "events"
     primary_key = "_id"
     cursor_field = CURSOR_FIELD
     state_checkpoint_interval = None  # state is emitted after each completed window, never mid-window
-    raise_on_http_errors = True
 
     def __init__(
         self,
         config: MixpanelConfig,
         *,
-        max_retries: int = MAX_RETRIES,
+        settings: HttpSettings = READ_SETTINGS,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
         sleep: Callable[[float], None] = time.sleep,
-        record_sink: Optional[RecordSink] = None,
     ):
+        super().__init__()
         self._config = config
-        self._record_sink = record_sink
-        self._max_retries = max_retries
+        self._settings = settings
         self._now = now
         self._sleep = sleep
-        self._backoff = ExportBackoffStrategy()
+        self._backoff = backoff_strategy(settings)  # the same strategy paces re-reads of a broken-off window
+        self._client = export_client(config, settings, self.logger, PacingBudget(on_wait=self._log_pacing), self._backoff)
+        self._url = config.base_url + "/api/2.0/export"
         self._move_cursor(None)
         self._progress = Progress(total_days=0)
-        super().__init__(
-            authenticator=authenticator(config.credentials),
-            api_budget=PacingBudget(on_wait=self._log_pacing),
-        )
-
-    # --- request ---------------------------------------------------------------------------
-    @property
-    def url_base(self) -> str:
-        return self._config.base_url + "/"
-
-    def path(self, **kwargs: Any) -> str:
-        return "api/2.0/export"
-
-    def request_params(self, stream_state: Optional[Mapping[str, Any]], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> MutableMapping[str, Any]:
-        stream_slice = stream_slice or {}
-        params: MutableMapping[str, Any] = {"from_date": stream_slice["from_date"], "to_date": stream_slice["to_date"], "time_in_ms": "true"}
-        if self._config.project_id is not None:
-            params["project_id"] = self._config.project_id
-        if self._config.events:
-            params["event"] = json.dumps(list(self._config.events))
-        if self._config.where:
-            params["where"] = self._config.where
-        if stream_slice.get("limit"):
-            params["limit"] = stream_slice["limit"]
-        return params
-
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None  # one request per window: the export API does not paginate
-
-    def request_headers(self, **kwargs: Any) -> Mapping[str, Any]:
-        return {"Accept-Encoding": "gzip", "Accept": "text/plain"}
-
-    def request_kwargs(self, **kwargs: Any) -> Mapping[str, Any]:
-        timeout = (min(CONNECT_TIMEOUT_SECONDS, self._config.request_timeout_seconds), self._config.request_timeout_seconds)
-        return {"stream": True, "timeout": timeout, "allow_redirects": False}  # a redirect is an error (http.ExportErrorHandler)
-
-    def get_error_handler(self) -> ExportErrorHandler:
-        return ExportErrorHandler(self._config.project_id, self._config.project_timezone, self._config.legacy_local_time, self._max_retries)
-
-    def get_backoff_strategy(self) -> ExportBackoffStrategy:
-        return self._backoff  # the same strategy paces re-reads of a broken-off window
+        self._undelivered = Undelivered()
+        self._future_day_warned = False
 
     # --- state -------------------------------------------------------------------------------
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return self._state  # the CDK asks after every record: built once per cursor move, not per call
+        return self._state  # built once per cursor move, not per call
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
@@ -159,163 +131,186 @@ class ExportStream(HttpStream, IncrementalMixin):
         return [window.as_slice() for window in windows]
 
     # --- reading -----------------------------------------------------------------------------
-    def read(  # type: ignore[override]
+    def read(  # type: ignore[override]  # the CDK types state_manager loosely
         self,
         configured_stream: ConfiguredAirbyteStream,
         logger: logging.Logger,
         slice_logger: SliceLogger,
         stream_state: MutableMapping[str, Any],
-        state_manager: Any,
+        state_manager: Optional[ConnectorStateManager],
         internal_config: InternalConfig,
-    ) -> Iterable[StreamData]:
+    ) -> Iterator[AirbyteMessage]:
         """The CDK's Stream.read for this stream's one shape: date windows, a STATE after each.
 
-        The generic version checks every record against typing generics and asks for the state after
-        each one, which cost as much as parsing and mapping the event. Same protocol output: the
-        slice log in debug mode, a STATE after every completed window, one STATE when there was no
-        window to read, and the record limit of test reads honoured.
-
-        With a record sink (a command-line read, see run.py) records after the first go straight to
-        it, not up through the CDK's generators as AirbyteMessages: that walk cost a fifth of the time
-        per record. The first one still goes through the CDK, which marks the stream RUNNING on it;
-        the sink counts the rest for each STATE's sourceStats as the CDK would. STATEs, traces and
-        logs always go through the CDK, and the sink writes in order with them.
+        The generic version asks for the state and checks the record limit after every record, which
+        cost as much as parsing and mapping the event. Same protocol output: the slice log in debug
+        mode, a STATE after every completed window (through the state manager's public methods), one
+        STATE when there was no window to read, and the record limit of test reads honoured.
         """
-        sync_mode = configured_stream.sync_mode
         self.configured_json_schema = configured_stream.stream.json_schema
-        windows = list(self.stream_slices(sync_mode=sync_mode, cursor_field=configured_stream.cursor_field, stream_state=stream_state))
-        sink = self._record_sink if not internal_config.limit else None
-        records = 0
+        windows = self.stream_slices(sync_mode=configured_stream.sync_mode, cursor_field=configured_stream.cursor_field, stream_state=stream_state)
+        limited = bool(internal_config.limit)
+        self._undelivered = Undelivered()
         for stream_slice in windows:
             if slice_logger.should_log_slice_message(logger):
                 yield slice_logger.create_slice_log_message(stream_slice)
-            if sink is not None:
-                yield from self._read_slice_to(sink, stream_slice)
-            else:
-                messages = self.read_records(sync_mode, cursor_field=configured_stream.cursor_field, stream_slice=stream_slice, stream_state=stream_state)
-                if not internal_config.limit:
-                    yield from messages
-                else:  # a test read (connector builder, acceptance tests) that wants only a few records
-                    for message in messages:
-                        yield message
-                        records += message.type is RECORD
-                        if internal_config.is_limit_reached(records):
-                            break
-            if state_manager:
-                yield self._checkpoint_state(self.state, state_manager=state_manager)
-            if internal_config.is_limit_reached(records):
+            if not limited:
+                yield from self._window_messages(Window.from_slice(stream_slice))
+            else:  # a test read (connector builder, acceptance tests) that wants only a few records
+                for message in self._window_messages(Window.from_slice(stream_slice)):
+                    yield message
+                    if message.type is RECORD and internal_config.is_limit_reached(self._progress.records_in_window):
+                        break
+            if state_manager is not None:
+                yield self._state_message(state_manager)
+            if limited and internal_config.is_limit_reached(self._progress.records):
                 return
-        if not windows and state_manager:
-            yield self._checkpoint_state(self.state, state_manager=state_manager)
+        if not windows and state_manager is not None:
+            yield self._state_message(state_manager)
+        if self._undelivered:
+            raise self._undelivered.error()
 
-    def _read_slice_to(self, sink: RecordSink, stream_slice: Mapping[str, Any]) -> Iterator[AirbyteMessage]:
-        """read_records for a command-line read: the records to the sink, but the read's first as a message (see read)."""
-        name = self.name
-        window_records = self._read_slice(stream_slice)
-        if self._progress.records == 0:  # no record in this read's earlier windows: the CDK has seen none yet
-            first = next(window_records, None)
-            if first is not None:
-                yield record_message(name, first)  # the CDK marks the stream RUNNING on the first RECORD it sees
-        sink(name, window_records)
-        yield self._progress.estimate_message(name)
+    def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[AirbyteMessage]:
+        """One window's messages (the CDK's per-slice API): the same code `read` runs for each window."""
+        if stream_slice:
+            yield from self._window_messages(Window.from_slice(stream_slice))
 
-    def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Mapping[str, Any]]:
-        """The window's records as RECORD messages, then its ESTIMATE trace; the CDK passes messages through as they are."""
-        if not stream_slice:
-            return
-        name = self.name
-        for record in self._read_slice(stream_slice):
-            yield record_message(name, record)
-        yield self._progress.estimate_message(name)
+    def _state_message(self, state_manager: ConnectorStateManager) -> AirbyteMessage:
+        state_manager.update_state_for_stream(self.name, self.namespace, self.state)
+        return state_manager.create_state_message(self.name, self.namespace)
 
-    def _read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[Dict[str, Any]]:
-        """The window's records; a body that broke off is read again; the cursor moves once it is complete."""
-        window = Window.from_slice(stream_slice)
+    def _window_messages(self, window: Window) -> Iterator[AirbyteMessage]:
+        """The window's RECORDs, then its ESTIMATE; a body that broke off is read again; the cursor moves once it is complete."""
         started = time.monotonic()
+        name, progress = self.name, self._progress
         for attempt in range(1, WINDOW_ATTEMPTS + 1):
             requested_at = self._now()
-            count = 0
+            progress.records_in_window = 0
+            undelivered = self._undelivered.for_window(window)  # a re-read starts the window's list afresh
             try:
-                for record in self._read_window(stream_slice, window):
-                    count += 1
-                    yield record
+                response = self._request(window)
+            except NotYetAtMixpanel:
+                shorter = self._shorter_window(window)
+                if shorter is None:
+                    return  # nothing Mixpanel has yet: no records, the cursor stays where it was
+                window = shorter
+                response = self._request(window, newest_day_refusal_is_midnight=False)
+            try:
+                for record in self._records(response, window, undelivered):
+                    progress.records_in_window += 1
+                    yield AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(name, record, time.time_ns() // 1_000_000))  # type: ignore[arg-type]
                 break
             except _BODY_FAILURES as error:
                 if attempt == WINDOW_ATTEMPTS:
-                    raise self._window_failed(window, error, count) from None
+                    raise self._window_failed(window, error, progress.records_in_window) from None
                 delay = self._backoff.delay(attempt)
                 self.logger.warning(
-                    f"Window {window.start}..{window.end}: read {attempt} broke off after {count} records ({error}); "
+                    f"Window {window.start}..{window.end}: read {attempt} broke off after {progress.records_in_window} records ({error}); "
                     f"reading the whole window again in {delay:.0f} s (records may repeat; dedupe on _id)."
                 )
                 self._sleep(delay)
-        seconds = time.monotonic() - started
+            finally:
+                response.close()
+        count, seconds = progress.records_in_window, time.monotonic() - started
         self._move_cursor(max(filter(None, (self._cursor, window_cursor(window, self._config.read_timezone, requested_at)))))
-        self._progress.add(window.days, count)
+        progress.add(window.days, count)
         self.logger.info(
             f"Window {window.start}..{window.end}: {count} records in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f} records/s); "
-            f"{self._progress.days_done}/{self._progress.total_days} days done; cursor now {format_cursor(self._cursor)}"
+            f"{progress.days_done}/{progress.total_days} days done; cursor now {format_cursor(self._cursor)}"
         )
+        self._undelivered.report_window(self.logger)
+        yield progress.estimate_message(name)
 
-    def _read_window(self, stream_slice: Mapping[str, Any], window: Window) -> Iterator[Dict[str, Any]]:
+    def _request(self, window: Window, limit: Optional[int] = None, newest_day_refusal_is_midnight: bool = True) -> requests.Response:
+        """One export request, through the CDK's HttpClient (retries, backoff, pacing, error table)."""
+        params: Dict[str, Any] = {"from_date": window.start.isoformat(), "to_date": window.end.isoformat(), "time_in_ms": "true"}
+        config = self._config
+        if config.project_id is not None:
+            params["project_id"] = config.project_id
+        if config.events:
+            params["event"] = json.dumps(list(config.events))
+        if config.where:
+            params["where"] = config.where
+        if limit:
+            params["limit"] = limit
+        kwargs = {"stream": True, "timeout": self._settings.timeouts(config), "allow_redirects": False}  # a redirect is an error (http.py)
         try:
-            _, response = self._fetch_next_page(stream_slice, {})
-        except AirbyteTracedException as error:  # the HttpClient's retries are used up
+            _, response = self._client.send_request("GET", self._url, request_kwargs=kwargs, headers=HEADERS, params=params)
+        except AirbyteTracedException as error:  # the HttpClient's retries are used up, or the error table said stop
             if error.failure_type == FailureType.config_error:
                 raise
             raise self._requests_failed(window, error) from None
-        try:
-            yield from self.parse_response(response, stream_state={}, stream_slice=stream_slice)
-        finally:
+        if response.status_code != 200:  # ignored by the error table: a to_date Mixpanel refused
+            said = error_text(response)
             response.close()
+            if newest_day_refusal_is_midnight and is_future_day_refusal(response) and window.end >= self._config.today(self._now()):
+                raise NotYetAtMixpanel(said)
+            raise self._date_range_refused(said)
+        return response
 
-    def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Dict[str, Any]]:
-        where = f"Window {stream_slice['from_date']}..{stream_slice['to_date']}" if stream_slice else "Response"
+    def _shorter_window(self, window: Window) -> Optional[Window]:
+        """Midnight: our clock is past it, Mixpanel's not yet. Read up to the day before; the newest day waits for the next sync."""
+        if not self._future_day_warned:
+            self._future_day_warned = True
+            self.logger.warning(
+                f"Mixpanel does not accept {window.end} yet (its clock is behind this machine's, or the day has just begun there): "
+                f"reading up to {window.end - dt.timedelta(days=1)}. The cursor stays before {window.end}, so the next sync reads it. "
+                "If this appears at the same hours every day, the project may keep local-time dates: see legacy_local_time."
+            )
+        if window.start >= window.end:
+            self._progress.add(window.days, 0)
+            return None
+        return Window(window.start, window.end - dt.timedelta(days=1))
+
+    def _records(self, response: requests.Response, window: Window, undelivered: WindowLosses) -> Iterator[Dict[str, Any]]:
         chunks: Iterable[bytes] = response.raw.stream(CHUNK_BYTES, decode_content=False)
         if "gzip" in response.headers.get("Content-Encoding", "").lower():
             chunks = gunzip(chunks)
-        to_record = mapping.to_record
-        source_timezone = self._config.source_timezone
-        unmappable = 0
-        too_deep: List[int] = []  # line numbers of valid events nested too deeply to pass on
-        on_repair = lambda line, what: self.logger.warning(f"{where}, line {line}: {what}")  # noqa: E731
-        on_skip = lambda line, why: self._log_skip(where, line, why, too_deep)  # noqa: E731
+        where = f"Window {window.start}..{window.end}"
+        to_record, source_timezone, unmappable = mapping.to_record, self._config.source_timezone, mapping.UnmappableEvent
         watch = LongNumberWatch()
-        values = parse_lines(split_lines(watch.watch(chunks)), on_repair=on_repair, on_skip=on_skip, long_numbers=watch)
+        values = parse_lines(
+            split_lines(watch.watch(chunks)),
+            on_repair=lambda line, what: self.logger.warning(f"{where}, line {line}: {what}"),
+            on_skip=lambda line, why: undelivered.add(f"line {line}", why),
+            long_numbers=watch,
+        )
         for index, value in enumerate(values, 1):
             try:
                 yield to_record(value, time_in_ms=True, source_timezone=source_timezone)
-            except mapping.UnmappableEvent as error:
-                unmappable += 1
-                if unmappable <= MAX_UNMAPPABLE_LOGGED:
-                    self.logger.warning(f"{where}: event #{index} skipped, it cannot become a record: {error}")
-        unmappable += len(too_deep)
-        if unmappable:
-            self.logger.warning(f"{where}: {unmappable} event(s) could not be mapped and were not emitted (see warnings above).")
+            except unmappable as error:
+                undelivered.add(f"event #{index}", str(error))
 
     def probe(self) -> None:
-        """One tiny real request (today, limit=1) to prove credentials, project and host; raises on failure."""
-        today = self._config.today(self._now()).isoformat()
-        stream_slice = {"from_date": today, "to_date": today, "limit": 1}
-        _, response = self._fetch_next_page(stream_slice, {})
-        response.close()
+        """One tiny real request (the newest day Mixpanel has, limit=1) to prove credentials, project and host; raises on failure."""
+        today = self._config.today(self._now())
+        try:
+            self._request(Window(today, today), limit=1).close()
+        except NotYetAtMixpanel:
+            yesterday = today - dt.timedelta(days=1)
+            self._request(Window(yesterday, yesterday), limit=1, newest_day_refusal_is_midnight=False).close()
 
     # --- messages ----------------------------------------------------------------------------
-    def _log_skip(self, where: str, line_no: int, why: str, skipped: List[int]) -> None:
-        skipped.append(line_no)
-        if len(skipped) <= MAX_UNMAPPABLE_LOGGED:
-            self.logger.warning(f"{where}, line {line_no}: event skipped, {why}")
-
     def _log_pacing(self, seconds: float) -> None:
-        self.logger.info(f"Pacing: waiting {seconds:.1f} s to stay within Mixpanel's 60 requests/hour and 3/second")
+        if seconds >= 0.05:  # a wait too short to notice is not worth a line
+            self.logger.info(f"Pacing: waiting {seconds:.1f} s to stay within Mixpanel's 60 requests/hour and 3/second")
+
+    def _date_range_refused(self, said: str) -> AirbyteTracedException:
+        zone = f"the project timezone {self._config.project_timezone}" if self._config.legacy_local_time else "UTC"
+        message = (
+            f"Mixpanel rejected the date range ({said}). Dates are read in {zone}. If the project was created "
+            "before 2023, turn on legacy_local_time and set project_timezone to the project's timezone; "
+            "otherwise leave legacy_local_time off."
+        )
+        return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
     def _requests_failed(self, window: Window, error: AirbyteTracedException) -> AirbyteTracedException:
         message = (
-            f"Window {window.start}..{window.end}: Mixpanel kept failing after {self._max_retries} retries (last answer: {last_failure(error)}). "
+            f"Window {window.start}..{window.end}: Mixpanel kept failing after {self._settings.max_retries} retries (last answer: {last_failure(error)}). "
             "Nothing from this window was checkpointed; the state emitted so far lets the next run resume here. "
             "If Mixpanel is having an outage or rate-limiting the project, run the sync again later."
         )
-        return AirbyteTracedException(message=message, internal_message=error.internal_message, failure_type=FailureType.transient_error)
+        return AirbyteTracedException(message=message, internal_message=error.internal_message, failure_type=error.failure_type or FailureType.transient_error)
 
     def _window_failed(self, window: Window, error: BaseException, count: int) -> AirbyteTracedException:
         kind = "malformed data" if isinstance(error, MalformedLine) else "an incomplete response"

@@ -2,27 +2,36 @@
 
 Mixpanel's limits (per project): 60 queries per rolling hour, 3 per second. Over them: 429, often
 with Retry-After. Errors come as a short text or `{"error": "..."}` body; the ones users hit are
-mapped below to messages that say what to do.
+mapped below to messages that say what to do, with an honest failure type: the user's to fix
+(config_error), an outage or limit that passes (transient_error), or ours (system_error).
+
+Two ways of asking, one table: a `read` waits out outages and rate limits for minutes
+(READ_SETTINGS); `check` answers within CHECK_BUDGET_SECONDS whatever the server does
+(CHECK_SETTINGS: short timeouts, one short retry, a 429 reported at once with its Retry-After).
 """
 
 from __future__ import annotations
 
 import base64
 import collections
+import json
+import logging
 import time
-from typing import Any, Callable, Deque, Optional, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Deque, Iterable, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget, AbstractCallRatePolicy
+from airbyte_cdk.sources.streams.http import HttpClient
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.requests_native_auth import BasicHttpAuthenticator, TokenAuthenticator
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from requests.auth import AuthBase
 
-from ..config import Credentials
+from ..config import Credentials, MixpanelConfig
 
 REQUESTS_PER_HOUR = 60
 REQUESTS_PER_SECOND = 3
@@ -30,23 +39,87 @@ MAX_RETRIES = 6  # 5xx/timeouts: 5 + 10 + 20 + 40 + 60 + 60 s of backoff before 
 MAX_RETRY_SECONDS = 30 * 60  # a long Retry-After is honoured, up to half an hour in all
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 60.0
+CHECK_BUDGET_SECONDS = 30  # `check` answers within this, whatever the server does
+RETRIED_STATUSES = (408, 425, 429)  # timeout, too early, rate limit: worth asking again; so is any 5xx
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How patient a caller is: retries, timeouts (connect, each read) and the longest wait between tries."""
+
+    max_retries: int
+    connect_timeout: float
+    read_timeout: Optional[float]  # None: the config's request_timeout_seconds
+    backoff_cap_seconds: float
+    max_time_seconds: float
+    wait_out_rate_limits: bool  # False: a 429 fails at once, saying when to try again
+
+    def timeouts(self, config: MixpanelConfig) -> tuple:
+        read = self.read_timeout if self.read_timeout is not None else config.request_timeout_seconds
+        return (min(self.connect_timeout, read), read)
+
+
+READ_SETTINGS = HttpSettings(MAX_RETRIES, 30.0, None, BACKOFF_CAP_SECONDS, MAX_RETRY_SECONDS, True)
+# Worst case: connect 5 + read 8, a pause of at most 4 s (a longer Retry-After too), connect 5 + read 8 = 30 s.
+CHECK_SETTINGS = HttpSettings(1, 5.0, 8.0, 4.0, 25.0, False)
+
+
+def secret_forms(value: str) -> Iterable[str]:
+    """Every way a secret may be printed: as is, trimmed, JSON- and repr-escaped (a header error quotes it escaped)."""
+    for text in {value, value.strip()}:
+        if text:
+            yield text
+            yield json.dumps(text)[1:-1]
+            yield json.dumps(text, ensure_ascii=False)[1:-1]
+            yield repr(text)[1:-1]
+
+
+def register_secrets(credentials: Credentials) -> None:
+    """Give the CDK's log and trace filter every form of every secret, before anything can echo one."""
+    for value in (credentials.secret, credentials.api_secret, credentials.access_token):
+        for form in secret_forms(value or ""):
+            add_to_secrets(form)
+    if credentials.auth_type != "oauth_token":  # Basic credentials are only base64-encoded in the header
+        user, password = basic_pair(credentials)
+        add_to_secrets(base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii"))
+
+
+def basic_pair(credentials: Credentials) -> tuple:
+    if credentials.auth_type == "service_account":
+        return credentials.username or "", credentials.secret or ""
+    return credentials.api_secret or "", ""
 
 
 def authenticator(credentials: Credentials) -> AuthBase:
-    """Service account and project secret are HTTP Basic; an OAuth token is a Bearer header.
-
-    The header's value is registered with the CDK's log filter: Basic credentials are only
-    base64-encoded, and the CDK's debug log of each request prints its headers.
-    """
-    if credentials.auth_type == "service_account":
-        user, password = credentials.username or "", credentials.secret or ""
-    elif credentials.auth_type == "project_secret":
-        user, password = credentials.api_secret or "", ""
-    else:
-        add_to_secrets(credentials.access_token or "")
+    """Service account and project secret are HTTP Basic; an OAuth token is a Bearer header."""
+    register_secrets(credentials)
+    if credentials.auth_type == "oauth_token":
         return TokenAuthenticator(token=credentials.access_token or "")
-    add_to_secrets(base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii"))
+    user, password = basic_pair(credentials)
     return BasicHttpAuthenticator(username=user, password=password)
+
+
+def export_client(config: MixpanelConfig, settings: HttpSettings, logger: logging.Logger, budget: AbstractAPIBudget, backoff: "ExportBackoffStrategy") -> HttpClient:
+    """The CDK's HttpClient with our auth, error table, backoff and pacing: every export request goes through one."""
+    return HttpClient(
+        name="events",
+        logger=logger,
+        error_handler=ExportErrorHandler(config.project_id, config.project_timezone, config.legacy_local_time, settings),
+        api_budget=budget,  # type: ignore[arg-type]  # the HttpClient only calls acquire_call/update_from_response
+        authenticator=authenticator(config.credentials),
+        backoff_strategy=backoff,
+    )
+
+
+def backoff_strategy(settings: HttpSettings) -> "ExportBackoffStrategy":
+    """A read honours a Retry-After of up to half an hour; `check` never waits longer than its own cap."""
+    retry_after_cap = settings.max_time_seconds if settings.wait_out_rate_limits else settings.backoff_cap_seconds
+    return ExportBackoffStrategy(cap_seconds=settings.backoff_cap_seconds, retry_after_cap_seconds=retry_after_cap)
+
+
+def is_future_day_refusal(response: requests.Response) -> bool:
+    """Mixpanel's 400 for a to_date after its own today ("to_date cannot be later than today")."""
+    return response.status_code == 400 and "to_date" in error_text(response).lower()
 
 
 def error_text(response: requests.Response) -> str:
@@ -61,38 +134,43 @@ def error_text(response: requests.Response) -> str:
 
 
 class ExportErrorHandler(ErrorHandler):
-    """Status -> what to do and what to tell the user (the Singer tap's error table, extended)."""
+    """Status or exception -> what to do and what to tell the user (the Singer tap's error table, extended)."""
 
-    def __init__(self, project_id: Optional[int], project_timezone: str, legacy_local_time: bool, max_retries: int = MAX_RETRIES):
+    def __init__(self, project_id: Optional[int], project_timezone: str, legacy_local_time: bool, settings: HttpSettings = READ_SETTINGS):
         self._project_id = project_id
         self._timezone = project_timezone
         self._legacy = legacy_local_time
-        self._max_retries = max_retries
+        self._settings = settings
 
     @property
     def max_retries(self) -> Optional[int]:
-        return self._max_retries
+        return self._settings.max_retries
 
     @property
     def max_time(self) -> Optional[int]:
-        return MAX_RETRY_SECONDS
+        return int(self._settings.max_time_seconds)
 
     def interpret_response(self, response: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         if isinstance(response, Exception):
-            return ErrorResolution(
-                ResponseAction.RETRY,
-                FailureType.transient_error,
-                f"Could not reach Mixpanel ({type(response).__name__}). Check base_url/region and the network.",
-            )
+            return exception_resolution(response)
         if response is None:
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, "No response from Mixpanel.")
         status = response.status_code
         if status == 200:
             return ErrorResolution(ResponseAction.SUCCESS)
-        if status == 429:
-            return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.transient_error, "Mixpanel rate limit (429).")
-        if status >= 500:
-            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Mixpanel server error ({status}).")
+        if is_future_day_refusal(response):  # the stream decides: the newest day not yet at Mixpanel, or a timezone mistake
+            return ErrorResolution(ResponseAction.IGNORE, None, f"Mixpanel refused the date range ({error_text(response)}).")
+        if status == 429 and not self._settings.wait_out_rate_limits:
+            wait = response.headers.get("Retry-After")
+            when = f"in {wait} s" if wait else "in a minute"
+            message = f"Mixpanel is rate-limiting this project (HTTP 429): the credentials were not checked. Try again {when}."
+            return ErrorResolution(ResponseAction.FAIL, FailureType.transient_error, message)
+        if status in RETRIED_STATUSES or status >= 500:
+            said = error_text(response)
+            detail = f"HTTP {status}" + (f": {said[:120]}" if said else "") + (f" (Retry-After: {response.headers['Retry-After']} s)" if response.headers.get("Retry-After") else "")
+            action = ResponseAction.RATE_LIMITED if status == 429 else ResponseAction.RETRY
+            what = "rate-limited the request" if status == 429 else "could not answer"
+            return ErrorResolution(action, FailureType.transient_error, f"Mixpanel {what} ({detail}).")
         if 300 <= status < 400:  # not followed (allow_redirects=False): requests go to the configured host only
             target = urlsplit(response.headers.get("Location", "")).hostname or "an unnamed place"
             message = (
@@ -104,13 +182,6 @@ class ExportErrorHandler(ErrorHandler):
 
     def user_message(self, status: int, said: str) -> str:
         lowered = said.lower()
-        if status == 400 and "to_date" in lowered:
-            zone = f"the project timezone {self._timezone}" if self._legacy else "UTC"
-            return (
-                f"Mixpanel rejected the date range ({said}). Dates are read in {zone}. If the project was created "
-                "before 2023, turn on legacy_local_time and set project_timezone to the project's timezone; "
-                "otherwise leave legacy_local_time off. An end_date in the future is capped at today automatically."
-            )
         if status == 401 or (status == 400 and "authenticate" in lowered):
             return (
                 f"Mixpanel did not accept the credentials ({status}: {said}). Check the service account username and "
@@ -130,6 +201,34 @@ class ExportErrorHandler(ErrorHandler):
         return f"Mixpanel rejected the export request ({status}: {said}). Check the events and where settings."
 
 
+def exception_resolution(error: Exception) -> ErrorResolution:
+    """A request that got no HTTP answer: say what happened, in words a user can act on."""
+    if isinstance(error, requests.exceptions.SSLError):
+        message = (
+            f"The TLS connection to Mixpanel failed ({_reason(error)}). Nothing was retried: this does not pass by waiting. "
+            "Check base_url, and a proxy's or private CA's certificate (set REQUESTS_CA_BUNDLE to its CA file)."
+        )
+        return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, message)
+    if isinstance(error, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
+        return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, f"The request could not be sent ({type(error).__name__}). Check the credentials and base_url.")
+    if isinstance(error, requests.exceptions.Timeout):
+        return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Mixpanel did not answer in time ({type(error).__name__}).")
+    return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Could not reach Mixpanel ({_reason(error)}). Check region/base_url and the network.")
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause's words, without the URL (it may carry a proxy's password) or the request."""
+    text = str(error)
+    for marker in ("Name or service not known", "Temporary failure in name resolution", "Connection refused", "Connection reset",
+                   "CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "wrong version number", "Read timed out", "timed out"):
+        if marker.lower() in text.lower():
+            return {"Name or service not known": "the host name could not be resolved (DNS)",
+                    "Temporary failure in name resolution": "the host name could not be resolved (DNS)",
+                    "CERTIFICATE_VERIFY_FAILED": "certificate verify failed",
+                    "wrong version number": "the server does not speak TLS on that port"}.get(marker, marker.lower())
+    return type(error).__name__
+
+
 def last_failure(error: BaseException) -> str:
     """What Mixpanel last answered before the CDK's HttpClient gave up retrying (it raises from its backoff exception)."""
     cause = error.__context__
@@ -143,16 +242,17 @@ def last_failure(error: BaseException) -> str:
 class ExportBackoffStrategy(BackoffStrategy):
     """Retry-After when the server gives one; otherwise bounded exponential backoff."""
 
-    def __init__(self, base_seconds: float = BACKOFF_BASE_SECONDS, cap_seconds: float = BACKOFF_CAP_SECONDS):
+    def __init__(self, base_seconds: float = BACKOFF_BASE_SECONDS, cap_seconds: float = BACKOFF_CAP_SECONDS, retry_after_cap_seconds: float = MAX_RETRY_SECONDS):
         self._base = base_seconds
         self._cap = cap_seconds
+        self._retry_after_cap = retry_after_cap_seconds
 
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
         if isinstance(response_or_exception, requests.Response):
             retry_after = response_or_exception.headers.get("Retry-After")
             if retry_after:
                 try:
-                    return max(0.0, min(float(retry_after), float(MAX_RETRY_SECONDS)))
+                    return max(0.0, min(float(retry_after), float(self._retry_after_cap)))
                 except ValueError:
                     pass  # an HTTP-date Retry-After: fall back to exponential backoff
         return self.delay(attempt_count)

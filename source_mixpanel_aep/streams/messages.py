@@ -1,24 +1,25 @@
-"""The protocol messages the export stream makes itself: RECORDs, the ESTIMATE trace, the record sink's shape."""
+"""What the export stream says besides records: the ESTIMATE trace, and the events it could not deliver."""
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any, Callable, Dict, Iterator, Mapping
+from typing import Dict, List, Tuple
 
 from airbyte_cdk.models import (
     AirbyteEstimateTraceMessage,
     AirbyteMessage,
-    AirbyteRecordMessage,
     AirbyteTraceMessage,
     EstimateType,
+    FailureType,
     TraceType,
     Type,
 )
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-RECORD = Type.RECORD  # per record: on Python 3.11 `Type.RECORD` is a Python-level EnumType.__getattr__ call
+from .windows import Window
 
-# (stream name, a window's records): consumes them; where a command-line read sends records (run.SourceEntrypoint)
-RecordSink = Callable[[str, Iterator[Dict[str, Any]]], None]
+MAX_LISTED = 20  # positions named per window in logs and in the final error; the rest are counted
 
 
 class Progress:
@@ -28,6 +29,7 @@ class Progress:
         self.total_days = total_days
         self.days_done = 0
         self.records = 0
+        self.records_in_window = 0
 
     def add(self, days: int, records: int) -> None:
         self.days_done += days
@@ -40,10 +42,60 @@ class Progress:
         return AirbyteMessage(type=Type.TRACE, trace=trace)
 
 
-def record_message(stream: str, data: Mapping[str, Any]) -> AirbyteMessage:
-    """The RECORD the CDK would build from `data`, without its copy and no-op schema transform.
+class WindowLosses:
+    """The events of one window (one read of it) that could not become records: where, and why."""
 
-    Positional arguments, in the protocol classes' field order (pinned by unit_tests/test_output.py):
-    their generated __init__ takes them at half the cost of keywords, and this runs once per event.
+    def __init__(self, window: Window):
+        self.window = window
+        self.positions: List[Tuple[str, str]] = []
+
+    def add(self, position: str, why: str) -> None:
+        self.positions.append((position, why))
+
+    @property
+    def label(self) -> str:
+        return f"Window {self.window.start}..{self.window.end}"
+
+    def listed(self) -> str:
+        shown = "; ".join(f"{position}: {why}" for position, why in self.positions[:MAX_LISTED])
+        more = len(self.positions) - MAX_LISTED
+        return shown + (f"; and {more} more" if more > 0 else "")
+
+
+class Undelivered:
+    """Exported events that could not become records, across a read.
+
+    They are never dropped quietly: each window's are logged as a WARN when it completes, and a read
+    that had any ends with a system_error naming every window, position and reason, after the state
+    of everything that was delivered (so the sync exits non-zero and nothing delivered is lost).
     """
-    return AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(stream, data, time.time_ns() // 1_000_000))  # type: ignore[arg-type]
+
+    def __init__(self) -> None:
+        self._windows: Dict[Tuple[str, str], WindowLosses] = {}
+        self._current: WindowLosses | None = None
+
+    def for_window(self, window: Window) -> WindowLosses:
+        self._current = self._windows[(str(window.start), str(window.end))] = WindowLosses(window)
+        return self._current
+
+    def report_window(self, logger: logging.Logger) -> None:
+        current = self._current
+        if current is not None and current.positions:
+            logger.warning(f"{current.label}: {len(current.positions)} event(s) could not become records and were not delivered: {current.listed()}")
+
+    @property
+    def count(self) -> int:
+        return sum(len(losses.positions) for losses in self._windows.values())
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def error(self) -> AirbyteTracedException:
+        windows = [losses for losses in self._windows.values() if losses.positions]
+        detail = " | ".join(f"{losses.label}: {losses.listed()}" for losses in windows)
+        message = (
+            f"{self.count} exported event(s) could not become records and were not delivered (every other event was, and "
+            f"its state was saved): {detail}. These events are unusable as exported (see each reason); report them to Mixpanel "
+            "or to this connector's maintainers."
+        )
+        return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
