@@ -447,7 +447,7 @@ class _FakeClock:
 
 def _pace(stream: Any, budget_type: type, requests: int, request_seconds: float) -> Dict[str, Any]:
     """Send `requests` requests of `request_seconds` each through the stream's own budget, on a fake clock."""
-    budget = getattr(getattr(stream, "_http_client", None), "_api_budget", None)
+    budget = getattr(stream, "pacing", None)
     source = "the stream's own PacingBudget, clock and sleep replaced"
     if not (isinstance(budget, budget_type) and hasattr(budget, "_clock") and hasattr(budget, "_sleep")):
         budget, source = budget_type(), "a default PacingBudget (the stream's own could not be found)"

@@ -40,7 +40,7 @@ def main() -> int:
         (work / "config.json").write_text(json.dumps(connector_config(url, start_date=day, end_date=day)))
         (work / "catalog.json").write_text(json.dumps({"streams": [{"stream": {"name": "events", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
                                                                     "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}))
-        from source_mixpanel_aep.run import run
+        from source_mixpanel_aep.run import launch as run
 
         args = ["read", "--config", str(work / "config.json"), "--catalog", str(work / "catalog.json")]
         saved = os.dup(1)

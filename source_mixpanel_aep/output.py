@@ -15,20 +15,36 @@ has drained the pipe, and the two processes stop waking each other up for every 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, List
+from typing import Any, BinaryIO, Iterator, List, Mapping, Optional, Union
 
+import orjson
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
 RECORDS_PER_WRITE = 100
 RECORD_PREFIX = '{"type":"RECORD"'  # how the CDK's serialiser starts every RECORD line
 PIPE_BUFFER_BYTES = 1024 * 1024  # Linux's default ceiling for an unprivileged process (/proc/sys/fs/pipe-max-size)
+
+
+def record_line(stream: str, data: Mapping[str, Any], emitted_at: int, namespace: Optional[str] = None) -> bytes:
+    """The RECORD line the CDK would write for AirbyteRecordMessage(stream, data, emitted_at, namespace), in one orjson call."""
+    if None in data.values():  # the mapping leaves null columns out already; the CDK's serialiser drops them
+        data = {key: value for key, value in data.items() if value is not None}
+    body = {"stream": stream, "data": data, "emitted_at": emitted_at}
+    if namespace is not None:
+        body["namespace"] = namespace
+    message = {"type": "RECORD", "record": body}
+    try:
+        return orjson.dumps(message)
+    except TypeError:  # an integer beyond 64 bits: the standard library writes it exactly, as the CDK's fallback does
+        return json.dumps(message).encode("utf-8")
 
 
 class ProtocolWriter:
@@ -38,33 +54,36 @@ class ProtocolWriter:
 
     def __init__(self, stream: BinaryIO):
         self._stream = stream
-        self._pending: List[str] = []
-        self._records = 0
+        self._pending: List[bytes] = []
+        self._partial = ""  # text written without its newline yet (print writes the end separately)
         widen_pipe(stream)
 
-    def line(self, text: str) -> None:
-        """One serialised message from the entrypoint."""
-        if text.startswith(RECORD_PREFIX):
-            self._pending.append(text)
-            self._pending.append("\n")
-            self._records += 1
-            if self._records >= RECORDS_PER_WRITE:
+    def line(self, line: Union[bytes, str]) -> None:
+        """One serialised message from the entrypoint: a RECORD as bytes (batched), anything else as text (sent now)."""
+        if type(line) is bytes:
+            pending = self._pending
+            pending.append(line)
+            if len(pending) >= RECORDS_PER_WRITE:
                 self.flush()
+        elif line.startswith(RECORD_PREFIX):  # a RECORD the CDK serialised (the entrypoint's other verbs never make one)
+            self._pending.append(line.encode("utf-8", "surrogatepass"))
         else:
-            self._pending.append(filter_secrets(text))
-            self._pending.append("\n")
+            self._pending.append(filter_secrets(line).encode("utf-8", "surrogatepass"))
             self.flush()
 
     def write(self, text: str) -> int:
-        """Text from a log handler or print(): kept in order with the messages; the handler's flush() sends it."""
-        self._pending.append(filter_secrets(text))
+        """Text from a log handler or print(): whole lines kept in order with the messages; the handler's flush() sends them."""
+        self._partial += text
+        if "\n" in self._partial:
+            *lines, self._partial = self._partial.split("\n")
+            self._pending.extend(filter_secrets(line).encode("utf-8", "surrogatepass") for line in lines)
         return len(text)
 
     def flush(self) -> None:
         if self._pending:
-            self._stream.write("".join(self._pending).encode("utf-8", "surrogatepass"))
+            self._pending.append(b"")
+            self._stream.write(b"\n".join(self._pending))
             self._pending.clear()
-            self._records = 0
         self._stream.flush()
 
     def isatty(self) -> bool:
@@ -81,6 +100,8 @@ class ProtocolWriter:
         try:
             yield self
         finally:
+            if self._partial:
+                self.write("\n")
             self.flush()
             sys.stdout = saved_stdout
             for handler, stream in zip(handlers, saved_streams, strict=True):

@@ -4,11 +4,29 @@ import io
 import logging
 
 import pytest
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
+from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
-from source_mixpanel_aep.output import RECORD_PREFIX, RECORDS_PER_WRITE, ProtocolWriter
+from source_mixpanel_aep.output import RECORD_PREFIX, RECORDS_PER_WRITE, ProtocolWriter, record_line
 
 RECORD_LINE = '{"type":"RECORD","record":{"stream":"events","data":{"_id":"1"},"emitted_at":1}}'
+CASES = {
+    "typical record": {"_id": "a1", "timestamp": "2024-05-01T00:00:00.123Z", "time": 1714521600, "event_name": "Sign up",
+                       "distinct_id": "u1", "insert_id": "a1", "import": None, "properties": {"$os": "Linux", "n": 1.5}},
+    "null columns": {"_id": "x", "item_id": None, "item_name": None, "properties": {"nested": {"empty": None}, "list": [None, 1]}},
+    "unicode and escapes": {"_id": "é\u2028\"\\", "properties": {"emoji": "\U0001F600", "ctrl": "\x01\t\n"}},
+    "integers beyond 64 bits": {"_id": "big", "mp_api_timestamp_ms": 2**70, "properties": {"neg": -(2**70)}},
+    "booleans and empty containers": {"_id": "b", "import": False, "properties": {"t": True, "o": {}, "l": []}},
+}
+
+
+@pytest.mark.parametrize("data", CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize("namespace", [None, "mixpanel"])
+def test_record_line_is_byte_for_byte_what_the_cdk_writes(data, namespace):
+    record = AirbyteRecordMessage(stream="events", data=data, emitted_at=1714521600123, namespace=namespace)
+    expected = AirbyteEntrypoint.airbyte_message_to_string(AirbyteMessage(type=Type.RECORD, record=record))
+    assert record_line("events", data, 1714521600123, namespace).decode("utf-8") == expected
 
 
 class CountingStream(io.BytesIO):
@@ -22,9 +40,6 @@ class CountingStream(io.BytesIO):
 
 
 def test_the_record_prefix_is_how_the_cdk_writes_a_record():
-    from airbyte_cdk.entrypoint import AirbyteEntrypoint
-    from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
-
     message = AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream="events", data={"_id": "1"}, emitted_at=1))
     assert AirbyteEntrypoint.airbyte_message_to_string(message).startswith(RECORD_PREFIX)
 
@@ -33,7 +48,7 @@ def test_given_records_then_a_state_when_written_then_records_are_batched_and_th
     sink = CountingStream()
     writer = ProtocolWriter(sink)
     for _ in range(RECORDS_PER_WRITE - 1):
-        writer.line(RECORD_LINE)
+        writer.line(RECORD_LINE.encode())
     assert sink.getvalue() == b""  # still pending
     writer.line('{"type":"STATE"}')
     lines = sink.getvalue().decode().splitlines()
@@ -45,7 +60,7 @@ def test_given_a_full_batch_when_written_then_it_goes_out_in_one_write():
     sink = CountingStream()
     writer = ProtocolWriter(sink)
     for _ in range(RECORDS_PER_WRITE * 2):
-        writer.line(RECORD_LINE)
+        writer.line(RECORD_LINE.encode())
     assert sink.writes == 2 and len(sink.getvalue().splitlines()) == RECORDS_PER_WRITE * 2
 
 
@@ -57,7 +72,7 @@ def test_given_a_log_line_after_pending_records_when_logged_then_it_is_written_a
     logger.addHandler(handler)
     try:
         for _ in range(38):
-            writer.line(RECORD_LINE)
+            writer.line(RECORD_LINE.encode())
         logger.warning("window broke off after 38 records")
     finally:
         logger.removeHandler(handler)
@@ -72,10 +87,13 @@ def test_given_owning_stdout_when_printing_then_print_goes_through_the_writer_in
     writer = ProtocolWriter(sink)
     before = sys.stdout
     with writer.owning_stdout():
-        writer.line(RECORD_LINE)
+        writer.line(RECORD_LINE.encode())
         print("printed")
+        print("in", end="")
+        print(" parts")
+        print("unfinished", end="")
     assert sys.stdout is before
-    assert sink.getvalue().decode().splitlines() == [RECORD_LINE, "printed"]
+    assert sink.getvalue().decode().splitlines() == [RECORD_LINE, "printed", "in parts", "unfinished"]
 
 
 def test_given_a_registered_secret_when_a_non_record_line_carries_it_then_it_is_masked():
@@ -111,7 +129,7 @@ def test_given_stdout_is_a_pipe_when_a_writer_is_made_then_the_pipe_buffer_is_ra
 def test_given_stdout_is_not_a_pipe_when_a_writer_is_made_then_it_writes_as_usual(kind, tmp_path):
     target = open(tmp_path / "out", "wb") if kind == "regular file" else io.BytesIO()
     writer = ProtocolWriter(target)
-    writer.line(RECORD_LINE)
+    writer.line(RECORD_LINE.encode())
     writer.flush()
     written = target.getvalue() if isinstance(target, io.BytesIO) else (target.close(), (tmp_path / "out").read_bytes())[1]
     assert written == (RECORD_LINE + "\n").encode()
