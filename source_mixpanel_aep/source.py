@@ -10,7 +10,7 @@ from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .config import SPEC, parse_config
+from .config import SPEC, parse_config, unknown_keys
 from .state import read_state_file
 from .streams import ExportStream
 from .streams.messages import RecordSink
@@ -34,7 +34,11 @@ class SourceMixpanelAep(AbstractSource):
         return ConnectorSpecification(**SPEC)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """A connection that works SUCCEEDs even with unknown config keys: they are WARNed and repeated in the status message."""
+        warnings = _warn_unknown_keys(logger, config)
         ok, message = self.check_connection(logger, config)
+        if ok and warnings:
+            message = "Connected, but: " + " ".join(warnings)
         return AirbyteConnectionStatus(status=Status.SUCCEEDED if ok else Status.FAILED, message=message)
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[str]]:
@@ -45,4 +49,13 @@ class SourceMixpanelAep(AbstractSource):
         return True, None
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
+        """Called once by discover and once by read: each warns about unknown config keys there."""
+        _warn_unknown_keys(logging.getLogger("airbyte"), config)
         return [ExportStream(parse_config(config), record_sink=self.record_sink)]
+
+
+def _warn_unknown_keys(logger: logging.Logger, config: Mapping[str, Any]) -> List[str]:
+    warnings = unknown_keys(config)
+    for warning in warnings:
+        logger.warning(warning)
+    return warnings
