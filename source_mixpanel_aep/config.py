@@ -15,7 +15,8 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Callable, List, Mapping, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, List, Mapping, MutableMapping, Optional, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -126,6 +127,31 @@ def _parse_day(field: str, value: Any, tz: ZoneInfo) -> dt.date:
     if isinstance(parsed, pendulum.Date):
         return dt.date(parsed.year, parsed.month, parsed.day)
     raise config_error(field, f"'{value}' is not a date.", "Use YYYY-MM-DD or RFC 3339, e.g. 2024-01-31.")
+
+
+def read_config_file(path: str) -> MutableMapping[str, Any]:
+    """The --config file as a dict; a config_error saying what is wrong with the file otherwise.
+
+    Never quotes the file's content: it holds secrets. Line and column are enough to find a typo.
+    """
+    def file_error(problem: str) -> AirbyteTracedException:
+        message = f"The --config file {path} {problem}"
+        return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise file_error(f"could not be read ({type(error).__name__}: {getattr(error, 'strerror', None) or 'not UTF-8 text'}).") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise file_error(
+            f"is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}. "
+            "Fix the file (a JSON object, keys and strings in double quotes, no trailing commas)."
+        ) from None
+    if not isinstance(raw, MutableMapping):
+        raise file_error(f"holds a JSON {type(raw).__name__}, not an object. Pass a JSON object such as {{\"credentials\": {{...}}}}.")
+    return raw
 
 
 def unknown_keys(raw: Any) -> List[str]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, MutableMapping, Optional, Tuple
 
 from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConnectorSpecification, Status
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .config import SPEC, parse_config, unknown_keys
+from .config import SPEC, parse_config, read_config_file, unknown_keys
 from .state import read_state_file
 from .streams import ExportStream
 from .streams.messages import RecordSink
@@ -24,6 +24,11 @@ class SourceMixpanelAep(AbstractSource):
     def __init__(self) -> None:
         super().__init__()
         self.record_sink: Optional[RecordSink] = None  # set by run.SourceEntrypoint for a command-line read
+
+    @staticmethod
+    def read_config(config_path: str) -> MutableMapping[str, Any]:
+        """The --config file; a config_error (not the CDK's "Something went wrong") if it is not a JSON object."""
+        return read_config_file(config_path)
 
     @classmethod
     def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
