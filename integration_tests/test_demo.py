@@ -33,13 +33,13 @@ def test_given_a_finished_demo_when_the_hinted_incremental_command_runs_then_it_
 
     second = demo(*hinted.split()[2:])  # the command exactly as hinted, with this test's interpreter
     assert second.returncode == 0, second.stderr[-2000:]
-    assert "Resuming from cursor" in second.stdout and first_cursor in second.stdout
+    assert "Resuming from" in second.stdout and first_cursor in second.stdout
     assert re.search(r"late events delivered: (\d+) of \1\b", second.stdout), second.stdout
     second_cursor = cursor(tmp_path)
     assert second_cursor >= first_cursor
 
     third = demo(*hinted.split()[2:])  # and again, from the state the second run saved
-    assert third.returncode == 0 and f"Resuming from cursor {second_cursor}" in third.stdout
+    assert third.returncode == 0 and "Resuming from" in third.stdout and second_cursor in third.stdout
 
 
 def test_given_no_finished_demo_when_incremental_then_it_says_to_run_the_demo_first(tmp_path):
