@@ -332,6 +332,10 @@ def test_command_line_server(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+    told = proc.stderr.read().decode()
+    for auth_type, secret in (("service_account", FAKE_SA_SECRET), ("project_secret", FAKE_PROJECT_SECRET), ("oauth_token", FAKE_OAUTH_TOKEN)):
+        assert f"{auth_type}:" in told and f'"{secret}"' in told, told  # every credential it accepts, by auth_type
+    assert f'"username": "{FAKE_SA_USERNAME}"' in told and f'"project_id": {FAKE_PROJECT_ID}' in told
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "identity"])
