@@ -14,7 +14,6 @@ import pytest
 from airbyte_cdk.models import AirbyteMessageSerializer, FailureType, Level, Status
 
 from integration_tests.builders import (
-    FakeSleeps,
     catalog_json,
     config,
     days_back,
@@ -28,11 +27,6 @@ from integration_tests.builders import (
     write_files,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    return FakeSleeps().install(monkeypatch)
 
 
 def warnings(output):
