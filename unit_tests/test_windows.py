@@ -185,12 +185,12 @@ def test_parse_cursor_the_word_now_is_a_state_error():
 @pytest.mark.parametrize(
     "start_date, cursor, lookback, tz, first, words",
     [
-        ("2024-01-01", None, 5, UTC, "2024-01-01", ["No saved cursor", "start_date 2024-01-01"]),
+        ("2024-01-01", None, 5, UTC, "2024-01-01", ["No saved state for stream 'events'", "from start_date 2024-01-01"]),
         ("2026-11-20", "2024-05-05T23:59:59.999Z", 5, UTC, "2026-11-20",
          ["start_date 2026-11-20 is later than the saved cursor 2024-05-05T23:59:59.999Z (2024-05-05 in UTC) minus 5 lookback days (2024-04-30)",
-          "so reading from start_date"]),
+          "so reading from start_date 2026-11-20"]),
         ("2024-01-01", "2024-05-05T23:59:59.999Z", 5, UTC, "2024-04-30",
-         ["Resuming from the saved cursor 2024-05-05T23:59:59.999Z", "minus 5 lookback days: reading from 2024-04-30",
+         ["Resuming from cursor 2024-05-05T23:59:59.999Z", "minus 5 lookback days: reading from 2024-04-30",
           "start_date 2024-01-01 is earlier"]),
         ("2024-04-30", "2024-05-05T23:59:59.999Z", 5, UTC, "2024-04-30", ["Resuming from", "reading from 2024-04-30"]),  # a tie: the cursor's day
         ("2024-01-01", "2024-05-05T23:59:59.999Z", 1, UTC, "2024-05-04", ["minus 1 lookback day:"]),
