@@ -50,6 +50,16 @@ def test_given_a_misspelt_start_date_when_check_discover_and_read_then_each_warn
     assert read.records  # the read still runs, from the default start
 
 
+def test_given_credential_for_credentials_when_check_then_failed_naming_the_field_and_the_key_meant(fake):
+    cfg = config(fake.url)
+    cfg["credential"] = cfg.pop("credentials")
+    [status] = run_check(cfg).connection_status_messages
+    assert status.connectionStatus.status == Status.FAILED
+    assert "'credentials': is missing" in status.connectionStatus.message
+    assert "'credential'" in status.connectionStatus.message and "Did you mean 'credentials'?" in status.connectionStatus.message
+    assert fake.requests == []
+
+
 def test_given_only_known_keys_when_check_then_no_warning_and_no_status_message(fake):
     check = run_check(config(fake.url, start_date=str(days_back(1)[0])))
     [status] = check.connection_status_messages

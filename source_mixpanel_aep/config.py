@@ -251,18 +251,31 @@ def parse_config(raw: Mapping[str, Any], now: Callable[[], dt.datetime] = lambda
     """Check a raw config and return it typed; raise a config_error naming the field otherwise.
 
     The specific checks run first, for their actionable messages; spec.json's schema then catches
-    whatever they don't look at (a value of a type nobody expected), again naming the field.
+    whatever they don't look at (a value of a type nobody expected), again naming the field. A
+    config_error also carries the unknown-key warnings: a missing `credentials` next to a
+    `credential` key is one mistake, and the message says so.
     """
     try:
-        parsed: Optional[MixpanelConfig] = _parse(raw, now)
-    except AirbyteTracedException:
-        raise
-    except Exception:  # a value of a type the checks don't expect: the schema below names it
-        parsed = None
-    _check_against_spec(raw)
-    if parsed is None:
-        raise config_error("config", "has a value of an unexpected type.", "Compare it with the connector's spec.")
+        try:
+            parsed: Optional[MixpanelConfig] = _parse(raw, now)
+        except AirbyteTracedException:
+            raise
+        except Exception:  # a value of a type the checks don't expect: the schema below names it
+            parsed = None
+        _check_against_spec(raw)
+        if parsed is None:
+            raise config_error("config", "has a value of an unexpected type.", "Compare it with the connector's spec.")
+    except AirbyteTracedException as error:
+        raise _with_unknown_keys(error, raw) from None
     return parsed
+
+
+def _with_unknown_keys(error: AirbyteTracedException, raw: Any) -> AirbyteTracedException:
+    warnings = unknown_keys(raw)
+    if not warnings:
+        return error
+    message = f"{error.message} Also: {' '.join(warnings)}"
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=error.failure_type)
 
 
 def _check_against_spec(raw: Any) -> None:

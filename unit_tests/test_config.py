@@ -269,3 +269,13 @@ def test_given_no_auth_type_then_the_error_says_it_is_missing_and_lists_the_thre
     assert raised.value.failure_type == FailureType.config_error
     assert "'credentials.auth_type'" in message and "is missing" in message and "None" not in message
     assert all(auth_type in message for auth_type in ("service_account", "project_secret", "oauth_token"))
+
+
+def test_given_a_misspelt_required_field_then_the_error_names_the_field_and_the_key_that_was_meant():
+    raw = config(credentials=DROP, credential=service_account())
+    with pytest.raises(AirbyteTracedException) as raised:
+        parse(raw)
+    message = raised.value.message
+    assert message.startswith("Config field 'credentials': is missing.")
+    assert "Config key 'credential' is not a field of this connector and is ignored. Did you mean 'credentials'?" in message
+    assert SA_SECRET not in message
