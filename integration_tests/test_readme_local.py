@@ -26,8 +26,12 @@ README_PORT = "8080"
 EXPECTED = {"spec": {"SPEC"}, "check": {"CONNECTION_STATUS"}, "discover": {"CATALOG"}, "read": {"RECORD", "STATE"}}
 
 
+def readme_text() -> str:
+    return (REPO / "README.md").read_text(encoding="utf-8")
+
+
 def blocks() -> list[str]:
-    match = SECTION.search((REPO / "README.md").read_text(encoding="utf-8"))
+    match = SECTION.search(readme_text())
     assert match, "README.md has no <!-- section: local --> block"
     return BLOCK.findall(match.group(1))
 
@@ -95,3 +99,15 @@ def test_the_local_run_section_works_as_written(workdir, fake_port):
     assert any("--state" in block for block in runnable)
     final = protocol((workdir / "local" / "out2.jsonl").read_text())
     assert any(m["type"] == "LOG" and m["log"]["message"].startswith("Resuming from") for m in final)  # read --state resumed
+
+    # The other auth forms the section gives inline, in place of the service account: each passes check.
+    others = [json.loads(text) for text in re.findall(r"`(\{\"auth_type\": [^`]*\})`", SECTION.search(readme_text()).group(1))]
+    assert sorted(credentials["auth_type"] for credentials in others) == ["oauth_token", "project_secret"]
+    for credentials in others:
+        config = json.loads((workdir / "local" / "config.json").read_text())
+        config.pop("project_id")
+        (workdir / "local" / "other.json").write_text(json.dumps({**config, "credentials": credentials}))
+        done = subprocess.run([".venv/bin/source-mixpanel-aep", "check", "--config", "local/other.json"], cwd=workdir,
+                              capture_output=True, text=True, timeout=60)
+        [status] = [m["connectionStatus"] for m in protocol(done.stdout) if m["type"] == "CONNECTION_STATUS"]
+        assert status["status"] == "SUCCEEDED", (credentials["auth_type"], status)
