@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test unit integration bench bench-small image-test pyairbyte-test ci lint clean
+.PHONY: venv demo demo-incremental test unit integration bench bench-small image-test pyairbyte-test ci lint clean
 
 $(BIN)/.installed: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ venv: $(BIN)/.installed
 ## The built-in demo: a local fake Mixpanel, a real `read`, a summary. No Mixpanel account needed.
 demo: venv
 	$(BIN)/python scripts/demo.py
+
+## The next sync after `make demo`: the fake again on the same data (plus late events), `read --state .demo/state.json`.
+demo-incremental: venv
+	$(BIN)/python scripts/demo.py --incremental
 
 ## All quick tests: unit, integration over real HTTP against the fake server, acceptance suite.
 test: venv

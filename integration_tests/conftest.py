@@ -3,6 +3,7 @@ from types import SimpleNamespace
 import pytest
 
 from integration_tests.acceptance import ACCEPTANCE_DAYS, EVENTS_PER_DAY, make_runtime_root
+from integration_tests.builders import FakeSleeps
 from integration_tests.fake_mixpanel import FakeMixpanel
 
 # The CDK's standard tests (integration_tests/test_airbyte_standards.py): scenario parametrisation
@@ -21,6 +22,12 @@ def fake():
     """A fake Mixpanel on a free loopback port, with no events until a test adds some."""
     with FakeMixpanel() as server:
         yield server
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Waits recorded, not slept (builders.FakeSleeps): backoff, window re-reads and pacing."""
+    return FakeSleeps().install(monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ import pytest
 from airbyte_cdk.models import FailureType, Level, Status
 
 from integration_tests.builders import (
-    FakeSleeps,
     catalog_json,
     config,
     cursors,
@@ -38,11 +37,6 @@ from source_mixpanel_aep.jsonl import MAX_DEPTH
 
 DROP = object()
 TODAY = utc_today()
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    return FakeSleeps().install(monkeypatch)
 
 
 def warnings(output):

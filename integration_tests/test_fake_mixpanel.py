@@ -332,6 +332,10 @@ def test_command_line_server(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+    told = proc.stderr.read().decode()
+    for auth_type, secret in (("service_account", FAKE_SA_SECRET), ("project_secret", FAKE_PROJECT_SECRET), ("oauth_token", FAKE_OAUTH_TOKEN)):
+        assert f"{auth_type}:" in told and f'"{secret}"' in told, told  # every credential it accepts, by auth_type
+    assert f'"username": "{FAKE_SA_USERNAME}"' in told and f'"project_id": {FAKE_PROJECT_ID}' in told
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "identity"])
@@ -360,3 +364,42 @@ def test_given_cache_bodies_when_events_arrive_or_a_fault_is_queued_then_the_cac
         assert export(fake).content.rstrip().endswith(b"terminated early")
         assert len(parse(export(fake).content)) == 6
         assert [r.from_cache for r in fake.requests] == [False, False, False, True]
+
+
+# -- where: the $time bounds are applied, the rest is ignored -----------------------------------
+
+def _time(event: dict) -> int:
+    return event["properties"]["time"]
+
+
+@pytest.mark.parametrize("time_in_ms", [False, True])
+def test_where_applies_time_bounds_joined_with_and_and_ignores_the_rest(fake, time_in_ms):
+    fake.add_events([{"event": "late", "properties": {"time": ts(DAY, 13), "distinct_id": "u", "$insert_id": "late-1"}}])
+    every = fake.expected_events(DAY, DAY)
+    low, high = ts(DAY, 6), ts(DAY, 13)
+    scale = 1000 if time_in_ms else 1
+    cases = {
+        f'properties["$time"] >= datetime({low})': lambda t: t >= low,
+        f'properties["$time"] > datetime({high})': lambda t: t > high,
+        f'properties["$time"] <= datetime({high})': lambda t: t <= high,
+        f'properties["$time"] < datetime("{datetime.datetime.fromtimestamp(high, datetime.timezone.utc).isoformat()[:19]}")': lambda t: t < high,
+        f'(properties["$os"] == "iOS") and (properties["$time"] >= datetime({low}) and properties["$time"] < datetime({high}))':
+            lambda t: low <= t < high,
+        f'properties["$time"] >= datetime({low}) or properties["$os"] == "iOS"': lambda t: True,  # under `or`: ignored
+        f'properties["$os"] == "iOS" or properties["$os"] == "x" and properties["$time"] >= datetime({low})': lambda t: True,
+        f'not (properties["$time"] >= datetime({low}))': lambda t: True,
+        'properties["$os"] == "iOS"': lambda t: True,
+    }
+    for where, wanted in cases.items():
+        params = {"where": where, **({"time_in_ms": "true"} if time_in_ms else {})}
+        got = parse(export(fake, **params).content)
+        expected = [e for e in fake.expected_events(DAY, DAY, time_in_ms=time_in_ms) if wanted(_time(e) / scale)]
+        assert got == expected == fake.expected_events(DAY, DAY, time_in_ms=time_in_ms, where=where), where
+    assert 0 < len([e for e in every if low <= _time(e) < high]) < len(every)  # the bounds do cut
+    assert any(e["event"] == "late" for e in every)
+
+
+def test_where_never_filters_raw_lines(fake):
+    fake.add_raw_line(DAY, b'{"event": "raw", "properties": {"time": 1}}')
+    body = export(fake, where=f'properties["$time"] >= datetime({ts(DAY, 23)})').content
+    assert b'"event": "raw"' in body

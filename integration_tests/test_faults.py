@@ -25,7 +25,6 @@ from airbyte_cdk.models import AirbyteStreamStatus, FailureType
 
 from integration_tests.builders import (
     REPO,
-    FakeSleeps,
     catalog_json,
     config,
     connector_command,
@@ -42,11 +41,6 @@ from integration_tests.builders import (
 from integration_tests.fake_mixpanel import FakeMixpanel, generate_events
 from source_mixpanel_aep.streams.export import WINDOW_ATTEMPTS
 from source_mixpanel_aep.streams.http import MAX_RETRIES
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    return FakeSleeps().install(monkeypatch)
 
 
 def two_days(**server_options):

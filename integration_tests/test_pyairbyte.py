@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.fake_mixpanel import FakeMixpanel, connector_config, generate_events
+from integration_tests.fake_mixpanel import FAKE_SA_SECRET, FakeMixpanel, connector_config, generate_events
 
 pytestmark = pytest.mark.heavy
 
@@ -82,12 +82,14 @@ def _table(cache, sql: str):
         return connection.execute(text(sql)).fetchall()
 
 
-def test_pyairbyte_reads_events_into_duckdb_then_only_the_lookback_days_again(pyairbyte, connector_command):
+def test_pyairbyte_reads_events_into_duckdb_then_only_the_lookback_days_again(pyairbyte, connector_command, monkeypatch):
     today = dt.datetime.now(dt.timezone.utc).date()
     days = [today - dt.timedelta(days=offset) for offset in (3, 2, 1)]
+    monkeypatch.setenv("MIXPANEL_SA_SECRET", FAKE_SA_SECRET)  # as the README's setup exports it
     with FakeMixpanel(events_per_day=EVENTS_PER_DAY, days=days) as fake:
         # end_date fixed, so a run across midnight reads the same days
         config = connector_config(fake.url, start_date=days[0].isoformat(), end_date=today.isoformat(), lookback_window_days=LOOKBACK_DAYS)
+        config["credentials"]["secret"] = pyairbyte.get_secret("MIXPANEL_SA_SECRET")  # the README snippet's way
         source = pyairbyte.get_source("source-mixpanel-aep", local_executable=str(connector_command), config=config, streams=["events"])
         source.check()
         cache = pyairbyte.get_default_cache()

@@ -9,18 +9,21 @@ to fix it. Streams read a `MixpanelConfig`; nothing here knows about HTTP or rec
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import ipaddress
 import json
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Callable, Mapping, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, List, Mapping, MutableMapping, Optional, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 import pendulum
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from tzlocal.windows_tz import win_tz  # CLDR's Windows -> IANA table, kept up to date by tzlocal
 
@@ -32,6 +35,12 @@ REGION_HOSTS = {
     "IN": "https://data-in.mixpanel.com",
 }
 AUTH_TYPES = ("service_account", "project_secret", "oauth_token")
+REQUIRED_CREDENTIALS: Mapping[str, Sequence[str]] = {
+    "service_account": ("username", "secret"),
+    "project_secret": ("api_secret",),
+    "oauth_token": ("access_token",),
+}
+CREDENTIAL_KEYS = {key: f" (with auth_type {auth_type})" for auth_type, keys in REQUIRED_CREDENTIALS.items() for key in keys} | {"auth_type": ""}
 DEFAULT_START_DAYS_AGO = 30
 DEFAULT_DATE_WINDOW_DAYS = 30
 DEFAULT_LOOKBACK_DAYS = 5
@@ -120,18 +129,77 @@ def _parse_day(field: str, value: Any, tz: ZoneInfo) -> dt.date:
     raise config_error(field, f"'{value}' is not a date.", "Use YYYY-MM-DD or RFC 3339, e.g. 2024-01-31.")
 
 
+def read_config_file(path: str) -> MutableMapping[str, Any]:
+    """The --config file as a dict; a config_error saying what is wrong with the file otherwise.
+
+    Never quotes the file's content: it holds secrets. Line and column are enough to find a typo.
+    """
+    def file_error(problem: str) -> AirbyteTracedException:
+        message = f"The --config file {path} {problem}"
+        return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise file_error(f"could not be read ({type(error).__name__}: {getattr(error, 'strerror', None) or 'not UTF-8 text'}).") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise file_error(
+            f"is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}. "
+            "Fix the file (a JSON object, keys and strings in double quotes, no trailing commas)."
+        ) from None
+    if not isinstance(raw, MutableMapping):
+        raise file_error(f"holds a JSON {type(raw).__name__}, not an object. Pass a JSON object such as {{\"credentials\": {{...}}}}.")
+    return raw
+
+
+def unknown_keys(raw: Any) -> List[str]:
+    """One warning per top-level key the spec does not know, naming the closest known field.
+
+    Warned, never failed: the Airbyte UI only sends the spec's fields, but a saved config can keep a
+    field an older version had, and a config written for another Mixpanel connector has its own;
+    failing would stop those syncs for a key that changes nothing. A misspelling is the case that
+    matters (`startDate` means the 30-day default start), hence "did you mean". The CDK's own keys
+    (`_limit`, `_page_size`, `__injected_...`) are not the user's and are left alone.
+    """
+    if not isinstance(raw, Mapping):
+        return []
+    known = list(SPEC["connectionSpecification"]["properties"])
+    by_spelling = {_normalised(name): name for name in known}
+    warnings = []
+    for key in raw:
+        if not isinstance(key, str) or key in known or key in InternalConfig.KEYWORDS or key.startswith("__"):
+            continue
+        closest = difflib.get_close_matches(_normalised(key), list(by_spelling), n=1, cutoff=0.6)
+        if key in CREDENTIAL_KEYS:
+            hint = f"It belongs inside 'credentials'{CREDENTIAL_KEYS[key]}."
+        elif closest:
+            hint = f"Did you mean '{by_spelling[closest[0]]}'?"
+        else:
+            hint = f"Known fields: {', '.join(known)}."
+        warnings.append(f"Config key '{key}' is not a field of this connector and is ignored. {hint}")
+    return warnings
+
+
+def _normalised(key: str) -> str:
+    """`startDate`, `Start-Date`, `start date` -> `startdate`: compares spellings, not styles."""
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
 def _parse_credentials(raw: Any, project_id: Optional[int]) -> Credentials:
     if not isinstance(raw, Mapping):
         raise config_error("credentials", "is missing.", f"Set credentials.auth_type to one of {', '.join(AUTH_TYPES)} with its secret.")
     auth_type = raw.get("auth_type")
-    required: Mapping[str, Sequence[str]] = {
-        "service_account": ("username", "secret"),
-        "project_secret": ("api_secret",),
-        "oauth_token": ("access_token",),
-    }
-    if auth_type not in required:
+    if auth_type is None:
+        raise config_error(
+            "credentials.auth_type", "is missing.",
+            f"Set it to one of {', '.join(AUTH_TYPES)} (service_account needs username and secret, and project_id; "
+            "project_secret needs api_secret; oauth_token needs access_token).",
+        )
+    if auth_type not in REQUIRED_CREDENTIALS:
         raise config_error("credentials.auth_type", f"{auth_type!r} is not supported.", f"Use one of {', '.join(AUTH_TYPES)}.")
-    for key in required[auth_type]:
+    for key in REQUIRED_CREDENTIALS[auth_type]:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
             raise config_error(f"credentials.{key}", f"is missing, empty or not text for {auth_type}.", f"Paste the {key} from Mixpanel's settings.")
@@ -183,18 +251,31 @@ def parse_config(raw: Mapping[str, Any], now: Callable[[], dt.datetime] = lambda
     """Check a raw config and return it typed; raise a config_error naming the field otherwise.
 
     The specific checks run first, for their actionable messages; spec.json's schema then catches
-    whatever they don't look at (a value of a type nobody expected), again naming the field.
+    whatever they don't look at (a value of a type nobody expected), again naming the field. A
+    config_error also carries the unknown-key warnings: a missing `credentials` next to a
+    `credential` key is one mistake, and the message says so.
     """
     try:
-        parsed: Optional[MixpanelConfig] = _parse(raw, now)
-    except AirbyteTracedException:
-        raise
-    except Exception:  # a value of a type the checks don't expect: the schema below names it
-        parsed = None
-    _check_against_spec(raw)
-    if parsed is None:
-        raise config_error("config", "has a value of an unexpected type.", "Compare it with the connector's spec.")
+        try:
+            parsed: Optional[MixpanelConfig] = _parse(raw, now)
+        except AirbyteTracedException:
+            raise
+        except Exception:  # a value of a type the checks don't expect: the schema below names it
+            parsed = None
+        _check_against_spec(raw)
+        if parsed is None:
+            raise config_error("config", "has a value of an unexpected type.", "Compare it with the connector's spec.")
+    except AirbyteTracedException as error:
+        raise _with_unknown_keys(error, raw) from None
     return parsed
+
+
+def _with_unknown_keys(error: AirbyteTracedException, raw: Any) -> AirbyteTracedException:
+    warnings = unknown_keys(raw)
+    if not warnings:
+        return error
+    message = f"{error.message} Also: {' '.join(warnings)}"
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=error.failure_type)
 
 
 def _check_against_spec(raw: Any) -> None:

@@ -24,6 +24,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from . import cdk_private
 from .config import parse_config
+from .logs import quiet_cdk_startup
 from .output import ProtocolWriter, record_line
 from .source import SourceMixpanelAep
 
@@ -115,8 +116,18 @@ def failed_sync(summary: AirbyteTracedException, failures: List[AirbyteErrorTrac
     return AirbyteTracedException(message=f"The sync failed ({names or 'a stream'}): {said}", internal_message=summary.message, failure_type=kind)
 
 
+def final_trace(error: Exception) -> AirbyteTracedException:
+    """The error TRACE a failed command ends with: a user's mistake without a Python stack trace (it is not theirs to read)."""
+    if not isinstance(error, AirbyteTracedException):
+        return AirbyteTracedException.from_exception(error)  # a bug of ours: system_error, with the stack trace for maintainers
+    if error.failure_type == FailureType.config_error:
+        return AirbyteTracedException(message=error.message, internal_message=error.internal_message, failure_type=error.failure_type)
+    return error
+
+
 def launch(args: List[str], stdout: Optional[BinaryIO] = None) -> int:
     """Run one command (spec, check, discover, read) and return its exit code."""
+    quiet_cdk_startup()
     writer = ProtocolWriter(stdout if stdout is not None else sys.stdout.buffer)
     with writer.owning_stdout():
         entrypoint = SourceEntrypoint(SourceMixpanelAep())
@@ -124,8 +135,7 @@ def launch(args: List[str], stdout: Optional[BinaryIO] = None) -> int:
             for line in entrypoint.run(entrypoint.parse_args(args)):
                 writer.line(line)
         except Exception as error:  # noqa: BLE001 - every failure ends as one TRACE, never a traceback on stdout
-            traced = error if isinstance(error, AirbyteTracedException) else AirbyteTracedException.from_exception(error)
-            writer.line(AirbyteEntrypoint.airbyte_message_to_string(traced.as_sanitized_airbyte_message()))
+            writer.line(AirbyteEntrypoint.airbyte_message_to_string(final_trace(error).as_sanitized_airbyte_message()))
             return 1
     return 0
 

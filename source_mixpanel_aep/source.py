@@ -7,14 +7,14 @@ verb, through run.SourceEntrypoint.validate_connection, so a mistake's message n
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, MutableMapping, Optional, Tuple
 
 from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConnectorSpecification, Status
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .config import SPEC, parse_config
+from .config import SPEC, parse_config, read_config_file, unknown_keys
 from .state import read_state_file
 from .streams import ExportStream
 from .streams.http import CHECK_SETTINGS
@@ -22,6 +22,11 @@ from .streams.http import CHECK_SETTINGS
 
 class SourceMixpanelAep(AbstractSource):
     check_config_against_spec = True  # through run.SourceEntrypoint.validate_connection: parse_config
+
+    @staticmethod
+    def read_config(config_path: str) -> MutableMapping[str, Any]:
+        """The --config file; a config_error (not the CDK's "Something went wrong") if it is not a JSON object."""
+        return read_config_file(config_path)
 
     @classmethod
     def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
@@ -32,7 +37,11 @@ class SourceMixpanelAep(AbstractSource):
         return ConnectorSpecification(**SPEC)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """A connection that works SUCCEEDs even with unknown config keys: they are WARNed and repeated in the status message."""
+        warnings = _warn_unknown_keys(logger, config)
         ok, message = self.check_connection(logger, config)
+        if ok and warnings:
+            message = "Connected, but: " + " ".join(warnings)
         return AirbyteConnectionStatus(status=Status.SUCCEEDED if ok else Status.FAILED, message=message)
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[str]]:
@@ -44,4 +53,13 @@ class SourceMixpanelAep(AbstractSource):
         return True, None
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
+        """Called once by discover and once by read: each warns about unknown config keys there."""
+        _warn_unknown_keys(logging.getLogger("airbyte"), config)
         return [ExportStream(parse_config(config))]
+
+
+def _warn_unknown_keys(logger: logging.Logger, config: Mapping[str, Any]) -> List[str]:
+    warnings = unknown_keys(config)
+    for warning in warnings:
+        logger.warning(warning)
+    return warnings

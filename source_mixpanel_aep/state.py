@@ -7,6 +7,9 @@ stream), which would mean a full resync nobody asked for. Here:
 - the legacy form `{"events": {"timestamp": ...}}` (one key per stream), a LEGACY message's
   `data` in that form, a GLOBAL message's `stream_states`: turned into STREAM messages, with an
   INFO line saying so;
+- STATE messages as a read prints them on stdout (`{"type": "STATE", "state": {...}, ...}`, with
+  or without sourceStats), one per line (JSONL), in a list, or a single one: their `state`, and
+  when a stream has several, the last one (the newest checkpoint), with an INFO line saying so;
 - an empty file, `[]` or `{}`: no state (the stream then logs that it reads from start_date);
 - no entry for `events`: a WARN line naming the streams the file does have;
 - anything else (not JSON, a string, an entry that is not a state message): a config_error that
@@ -30,7 +33,7 @@ EXAMPLE = '[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "events"
 
 
 def state_file_error(problem: str) -> AirbyteTracedException:
-    message = f"The --state file {problem}. Expected a list of Airbyte state messages like {EXAMPLE}. Fix the file, or reset the stream to sync from start_date."
+    message = f"The --state file {problem}. Expected a list of Airbyte state messages like {EXAMPLE}, or the STATE lines a read printed. Fix the file, or reset the stream to sync from start_date."
     return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
@@ -44,8 +47,27 @@ def read_state_file(path: str, logger: logging.Logger) -> List[AirbyteStateMessa
     try:
         raw = json.loads(text)
     except ValueError as error:
-        raise state_file_error(f"is not valid JSON ({error})") from None
+        raw = _json_lines(text, error)
     return parse_state(raw, logger)
+
+
+def _json_lines(text: str, error: ValueError) -> List[Any]:
+    """A file of one JSON value per line (a read's STATE lines), as a list; else the first parse error."""
+    entries = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            raise state_file_error(f"is not valid JSON ({error})") from None
+    if not all(isinstance(entry, Mapping) and entry.get("type") == "STATE" for entry in entries):
+        kinds = sorted({str(entry.get("type")) if isinstance(entry, Mapping) else type(entry).__name__ for entry in entries} - {"STATE"})
+        raise state_file_error(
+            f"has several JSON lines, not all STATE messages (also: {', '.join(kinds)}). Keep only the STATE lines, "
+            "e.g. grep '\"type\":\"STATE\"' out.jsonl > state.jsonl"
+        )
+    return entries
 
 
 def parse_state(raw: Any, logger: logging.Logger) -> List[AirbyteStateMessage]:
@@ -64,6 +86,7 @@ def parse_state(raw: Any, logger: logging.Logger) -> List[AirbyteStateMessage]:
         raw = [raw]  # one message, not in a list
     if not isinstance(raw, list):
         raise state_file_error(f"holds a JSON {type(raw).__name__}, not a list of state messages")
+    raw = _unwrap_protocol_messages(raw, logger)
     messages: List[AirbyteStateMessage] = []
     for number, entry in enumerate(raw, 1):
         for message in _expand(entry, number, logger):
@@ -71,10 +94,34 @@ def parse_state(raw: Any, logger: logging.Logger) -> List[AirbyteStateMessage]:
                 messages.append(AirbyteStateMessageSerializer.load(message))
             except Exception:  # noqa: BLE001 - whatever the serializer rejects, the user gets the same clear answer
                 raise state_file_error(f"has an entry (#{number}) that is not an Airbyte state message: {_excerpt(entry)}") from None
+    messages = _last_per_stream(messages)
     names = sorted({message.stream.stream_descriptor.name for message in messages if message.stream})
     if messages and STREAM_NAME not in names:
         logger.warning(f"The --state file has no state for stream '{STREAM_NAME}' (it has: {', '.join(names) or 'nothing usable'}); it is read from start_date.")
     return messages
+
+
+def _unwrap_protocol_messages(entries: List[Any], logger: logging.Logger) -> List[Any]:
+    """`{"type": "STATE", "state": {...}}` (a line of a read's stdout) -> its `state`."""
+    wrapped = [isinstance(entry, Mapping) and entry.get("type") == "STATE" and isinstance(entry.get("state"), Mapping) for entry in entries]
+    if not any(wrapped):
+        return entries
+    logger.info(
+        f"The --state file holds {sum(wrapped)} STATE message(s) as a read prints them; reading their state "
+        "(the last one for each stream)."
+    )
+    return [entry["state"] if is_wrapped else entry for entry, is_wrapped in zip(entries, wrapped, strict=True)]
+
+
+def _last_per_stream(messages: List[AirbyteStateMessage]) -> List[AirbyteStateMessage]:
+    """One message per stream, the last one in the file: a read checkpoints in order, so it is the newest."""
+    last = {}
+    for index, message in enumerate(messages):
+        descriptor = message.stream.stream_descriptor if message.stream else None
+        key = (descriptor.name, descriptor.namespace) if descriptor else ("", index)
+        last.pop(key, None)
+        last[key] = message
+    return list(last.values())
 
 
 def _streams(by_name: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

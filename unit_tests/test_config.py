@@ -7,7 +7,7 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_mixpanel_aep.config import parse_config
+from source_mixpanel_aep.config import SPEC, parse_config, unknown_keys
 
 NOW = dt.datetime(2024, 6, 15, 3, 0, tzinfo=dt.timezone.utc)  # still 2024-06-14 in Los Angeles
 SA_USER, SA_SECRET, API_SECRET, TOKEN, URL_PASSWORD = "sa-user.1.mp", "sa-secret-9f8e7d", "proj-secret-1a2b3c", "oauth-tok-4d5e6f", "url-pw-7g8h"
@@ -224,3 +224,58 @@ def test_given_base_url_with_password_and_another_mistake_then_the_password_is_n
 
 def test_given_a_doubly_negative_string_window_then_config_error():
     assert_config_error_naming("date_window_days", config(date_window_days="--5"))
+
+
+# --- Unknown keys and a missing auth_type (issue 13) -----------------------------------------
+
+@pytest.mark.parametrize(
+    "key, suggestion",
+    [("startDate", "start_date"), ("start-date", "start_date"), ("strat_date", "start_date"), ("endDate", "end_date"),
+     ("projectId", "project_id"), ("timezone", "project_timezone"), ("date_window_size", "date_window_days"),
+     ("lookback_days", "lookback_window_days")],
+)
+def test_given_a_misspelt_key_then_one_warning_names_it_and_the_closest_field(key, suggestion):
+    [warning] = unknown_keys(config(**{key: "2024-01-01"}))
+    assert f"'{key}'" in warning and f"Did you mean '{suggestion}'?" in warning and "ignored" in warning
+
+
+def test_given_a_credentials_key_at_the_top_level_then_the_warning_says_it_belongs_inside_credentials():
+    [warning] = unknown_keys(config(api_secret=API_SECRET))
+    assert "'api_secret'" in warning and "inside 'credentials'" in warning and "project_secret" in warning
+    assert API_SECRET not in warning  # the key is named, never its value
+
+
+def test_given_a_key_like_no_field_then_the_warning_lists_the_known_fields():
+    [warning] = unknown_keys(config(attribution_window=5))
+    assert "'attribution_window'" in warning and "Did you mean" not in warning and "start_date" in warning
+
+
+def test_given_only_known_fields_or_the_cdks_own_keys_then_no_warning():
+    every_field = {name: None for name in SPEC["connectionSpecification"]["properties"]}
+    cdk_keys = {"_limit": 1, "_page_size": 1, "__injected_declarative_manifest": {}, "__injected_components_py": ""}
+    assert unknown_keys({**every_field, **cdk_keys}) == []
+    assert unknown_keys("not a mapping") == []
+
+
+def test_given_several_unknown_keys_then_one_warning_each_in_config_order():
+    assert [w.split("'")[1] for w in unknown_keys(config(foo=1, startDate="2024-01-01", bar=2))] == ["foo", "startDate", "bar"]
+
+
+def test_given_no_auth_type_then_the_error_says_it_is_missing_and_lists_the_three():
+    raw = config(credentials={"username": SA_USER, "secret": SA_SECRET})
+    with pytest.raises(AirbyteTracedException) as raised:
+        parse(raw)
+    message = raised.value.message
+    assert raised.value.failure_type == FailureType.config_error
+    assert "'credentials.auth_type'" in message and "is missing" in message and "None" not in message
+    assert all(auth_type in message for auth_type in ("service_account", "project_secret", "oauth_token"))
+
+
+def test_given_a_misspelt_required_field_then_the_error_names_the_field_and_the_key_that_was_meant():
+    raw = config(credentials=DROP, credential=service_account())
+    with pytest.raises(AirbyteTracedException) as raised:
+        parse(raw)
+    message = raised.value.message
+    assert message.startswith("Config field 'credentials': is missing.")
+    assert "Config key 'credential' is not a field of this connector and is ignored. Did you mean 'credentials'?" in message
+    assert SA_SECRET not in message

@@ -14,6 +14,10 @@ Credentials it accepts (anything else is 401 "Invalid credentials"):
   * ``Bearer FAKE_OAUTH_TOKEN``, project_id optional.
 A given project_id other than FAKE_PROJECT_ID is 403 with any credentials.
 
+``where``: only its ``$time`` bounds are applied, ``properties["$time"] >= datetime(<Unix seconds>)``
+(also ``>``, ``<``, ``<=``, ``==``) joined to the rest with ``and``, e.g. ``(<theirs>) and (<ours>)``;
+every other condition, and ``$time`` under ``or``/``not``, is ignored (see ``where.py``).
+
 Faults, queued with ``add_fault(kind, times=1, **options)``; each export request consumes the
 first pending one (even a request then rejected for auth or params):
   * ``none``: no fault, the request is served normally.  Queue it first to let that many

@@ -1,7 +1,9 @@
 """Run the fake in the foreground: ``python -m integration_tests.fake_mixpanel --events-per-day N --days D``.
 
 Prints the base URL as the first stdout line (and writes it to ``--port-file``), so a Makefile or
-benchmark can start it in the background and wait for the file; serves until SIGTERM or SIGINT.
+benchmark can start it in the background and wait for the file; then, on stderr, every credential
+it accepts (one per auth_type, as the connector's config spells them); serves until SIGTERM or
+SIGINT.
 """
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ import signal
 import sys
 import threading
 
-from .handler import FAKE_PROJECT_ID, FAKE_SA_SECRET, FAKE_SA_USERNAME
+from .handler import FAKE_OAUTH_TOKEN, FAKE_PROJECT_ID, FAKE_PROJECT_SECRET, FAKE_SA_SECRET, FAKE_SA_USERNAME
 from .server import FakeMixpanel
+
+# These are the fake's own made-up values, printed so a user can paste them into a config.
+ACCEPTED_CREDENTIALS = (
+    f'service_account: "username": "{FAKE_SA_USERNAME}", "secret": "{FAKE_SA_SECRET}" (with "project_id": {FAKE_PROJECT_ID})',
+    f'project_secret:  "api_secret": "{FAKE_PROJECT_SECRET}"',
+    f'oauth_token:     "access_token": "{FAKE_OAUTH_TOKEN}"',
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             os.replace(tmp, args.port_file)
         print(fake.url, flush=True)
         span = f"{days[0]}..{days[-1]}" if days else "no days"
-        print(f"fake Mixpanel: {args.events_per_day} events/day, {span}; project_id={FAKE_PROJECT_ID} "
-              f"service account {FAKE_SA_USERNAME}:{FAKE_SA_SECRET}", file=sys.stderr, flush=True)
+        print(f"fake Mixpanel at {fake.url}: {args.events_per_day} events/day, {span} (UTC). Credentials it accepts, "
+              "by credentials.auth_type:", *(f"  {line}" for line in ACCEPTED_CREDENTIALS), sep="\n", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:

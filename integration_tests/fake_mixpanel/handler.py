@@ -400,9 +400,10 @@ class _Handler(BaseHTTPRequestHandler):
         time_in_ms = params.get("time_in_ms", "").lower() == "true"
         wanted = frozenset(json.loads(params["event"])) if "event" in params else None
         limit = int(params["limit"]) if "limit" in params else None
+        where = params.get("where") or None
 
         def source() -> Iterator[bytes]:
-            lines = fake._iter_lines(from_date, to_date, time_in_ms=time_in_ms, wanted=wanted)
+            lines = fake._iter_lines(from_date, to_date, time_in_ms=time_in_ms, wanted=wanted, where=where)
             return itertools.islice(lines, limit) if limit is not None else lines
 
         kind, opts = (fault.kind, dict(fault.options)) if fault else (None, {})
@@ -415,7 +416,7 @@ class _Handler(BaseHTTPRequestHandler):
         writer = _BodyWriter(
             self, gzip_ok=accepts_gzip and fake.gzip_enabled,
             force_gzip=kind == "truncated_gzip" and accepts_gzip, charset=not (kind == "no_charset" or opts.get("no_charset")))
-        cache_key = (from_date, to_date, time_in_ms, wanted, limit, writer.gzip_ok, writer.charset)
+        cache_key = (from_date, to_date, time_in_ms, wanted, where, limit, writer.gzip_ok, writer.charset)
         if fake.cache_bodies and fault is None:
             with fake._lock:
                 body = fake._bodies.get(cache_key)

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from .events import day_of_time, event_lines
 from .handler import FAULT_KINDS, RecordedRequest, _Fault, _Handler, _Server
+from .where import time_filter
 
 _RAW = object()  # marks add_raw_line entries: sent verbatim, never filtered, never "expected"
 
@@ -182,12 +183,12 @@ class FakeMixpanel:
         return pending
 
     def expected_events(self, from_date: datetime.date, to_date: datetime.date, *,
-                        time_in_ms: bool = False) -> list[dict]:
-        """The events a fault-free request for that inclusive day range would return, parsed.
+                        time_in_ms: bool = False, where: str | None = None) -> list[dict]:
+        """The events a fault-free request for that inclusive day range (and ``where``) would return, parsed.
 
         Ignores ``today`` and raw lines.  Materialises the list: meant for tests, not for benchmarks."""
         return [json.loads(line) for line in
-                self._iter_lines(from_date, to_date, time_in_ms=time_in_ms, wanted=None, raw=False)]
+                self._iter_lines(from_date, to_date, time_in_ms=time_in_ms, wanted=None, raw=False, where=where)]
 
     # -- internals --------------------------------------------------------------------------
 
@@ -208,17 +209,23 @@ class FakeMixpanel:
                 self._faults.popleft()
             return entry[0]
 
-    def _iter_lines(self, from_date, to_date, *, time_in_ms: bool, wanted, raw: bool = True) -> Iterator[bytes]:
+    def _iter_lines(self, from_date, to_date, *, time_in_ms: bool, wanted, raw: bool = True,
+                    where: str | None = None) -> Iterator[bytes]:
+        keep = time_filter(where)  # the $time bounds of ``where`` (see where.py); None: every event
+        scale = 1000 if time_in_ms else 1
         with self._lock:
             days = sorted(d for d in self.generated_days.union(self._explicit) if from_date <= d <= to_date)
         for day in days:
             if day in self.generated_days:
-                yield from event_lines(day, self.events_per_day, seed=self.seed, time_in_ms=time_in_ms, wanted=wanted)
+                lines = event_lines(day, self.events_per_day, seed=self.seed, time_in_ms=time_in_ms, wanted=wanted)
+                if keep is not None:
+                    lines = (line for line in lines if keep(json.loads(line)["properties"]["time"] / scale))
+                yield from lines
             with self._lock:  # snapshot: events added meanwhile show up in the next request
                 entries = list(self._explicit.get(day, ()))
             for name, line in entries:
                 if name is _RAW:
                     if raw:
                         yield line
-                elif wanted is None or name in wanted:
+                elif (wanted is None or name in wanted) and (keep is None or keep(json.loads(line)["properties"]["time"])):
                     yield _with_ms(line) if time_in_ms else line

@@ -47,7 +47,7 @@ from .http import (
     last_failure,
 )
 from .messages import Progress, Undelivered, WindowLosses
-from .windows import CURSOR_FIELD, StateError, Window, first_day, format_cursor, parse_cursor, plan_windows, window_cursor
+from .windows import CURSOR_FIELD, StateError, Window, describe_start, first_day, format_cursor, parse_cursor, plan_windows, window_cursor
 
 WINDOW_ATTEMPTS = 4  # reads of one window whose body broke off, before the sync fails
 CHUNK_BYTES = 256 * 1024
@@ -124,10 +124,8 @@ class ExportStream(Stream, CheckpointMixin):
         first = first_day(config.start_date, cursor, config.lookback_window_days, config.read_timezone)
         windows = plan_windows(first, last, config.date_window_days)
         self._progress = Progress(total_days=sum(window.days for window in windows))
-        if cursor is not None:
-            self.logger.info(f"Resuming from cursor {format_cursor(cursor)} minus {config.lookback_window_days} lookback days: {first}..{last}")
-        elif sync_mode == SyncMode.incremental:
-            self.logger.info(f"No saved state for stream '{self.name}': reading everything from start_date {config.start_date}.")
+        if cursor is not None or sync_mode == SyncMode.incremental:
+            self.logger.info(describe_start(config.start_date, cursor, config.lookback_window_days, config.read_timezone, self.name))
         self.logger.info(f"Reading {first}..{last} in {len(windows)} window(s) of up to {config.date_window_days} day(s)")
         return [window.as_slice() for window in windows]
 

@@ -56,6 +56,24 @@ def first_day(start_date: dt.date, cursor: Optional[dt.datetime], lookback_days:
     return max(start_date, cursor.astimezone(read_tz).date() - dt.timedelta(days=lookback_days))
 
 
+def describe_start(start_date: dt.date, cursor: Optional[dt.datetime], lookback_days: int, read_tz: ZoneInfo, stream: str = "events") -> str:
+    """Where a sync starts and which bound decided it, for the log line before the windows.
+
+    Says the same as `first_day` in words: without a cursor, start_date; with one, the cursor's day
+    (in the read timezone) minus the lookback, unless start_date is later, and then that start_date
+    won. Starts like the lines it replaces ("No saved state for stream ...", "Resuming from cursor ...").
+    """
+    if cursor is None:
+        return f"No saved state for stream '{stream}': reading everything from start_date {start_date}."
+    cursor_day = cursor.astimezone(read_tz).date()
+    resume_day = cursor_day - dt.timedelta(days=lookback_days)
+    lookback = f"{lookback_days} lookback day{'' if lookback_days == 1 else 's'}"
+    saved = f"cursor {format_cursor(cursor)} ({cursor_day} in {read_tz.key})"
+    if start_date > resume_day:
+        return f"start_date {start_date} is later than the saved {saved} minus {lookback} ({resume_day}), so reading from start_date {start_date}."
+    return f"Resuming from {saved} minus {lookback}: reading from {resume_day} (start_date {start_date} is earlier, so it does not apply)."
+
+
 def window_cursor(window: Window, read_tz: ZoneInfo, requested_at: dt.datetime) -> dt.datetime:
     """The instant a completed window vouches for: the end of its last day, or when it was asked."""
     next_midnight = dt.datetime.combine(window.end + dt.timedelta(days=1), dt.time(0), tzinfo=read_tz)

@@ -1,0 +1,27 @@
+"""Logging set-up from our side, with the standard `logging` API only (no CDK internals).
+
+`quiet_cdk_startup()` drops the one INFO line every command used to start with, the CDK's
+`MemoryMonitor instantiated with critical threshold: 95%, ...` (airbyte_cdk.utils.memory_monitor,
+logged on the `airbyte` logger when AirbyteEntrypoint is built). It says nothing a user can act
+on. Only that line goes: the monitor's own warnings under memory pressure, and every other line of
+the `airbyte` logger, are kept. Call it before the entrypoint is built (run.py, before
+`SourceEntrypoint(...)`); calling it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+CDK_LOGGER = "airbyte"
+
+
+class _DropMemoryMonitorStartup(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.module == "memory_monitor" and record.funcName == "__init__" and record.levelno <= logging.INFO)
+
+
+def quiet_cdk_startup() -> None:
+    """Silence the CDK's `MemoryMonitor instantiated ...` INFO line; idempotent."""
+    logger = logging.getLogger(CDK_LOGGER)
+    if not any(isinstance(existing, _DropMemoryMonitorStartup) for existing in logger.filters):
+        logger.addFilter(_DropMemoryMonitorStartup())
