@@ -38,6 +38,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .. import mapping
 from ..config import MixpanelConfig
 from ..jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, parse_lines, split_lines
+from ..record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .http import MAX_RETRIES, ExportBackoffStrategy, ExportErrorHandler, PacingBudget, authenticator, last_failure
 from .messages import RECORD, Progress, RecordSink, record_message
 from .windows import CURSOR_FIELD, StateError, Window, first_day, format_cursor, parse_cursor, plan_windows, window_cursor
@@ -68,6 +69,7 @@ class ExportStream(HttpStream, IncrementalMixin):
     ):
         self._config = config
         self._record_sink = record_sink
+        self._records = record_format(config.output_format, config.xdm)  # flat or XDM: the one place the shape is chosen
         self._max_retries = max_retries
         self._now = now
         self._sleep = sleep
@@ -115,6 +117,9 @@ class ExportStream(HttpStream, IncrementalMixin):
 
     def get_backoff_strategy(self) -> ExportBackoffStrategy:
         return self._backoff  # the same strategy paces re-reads of a broken-off window
+
+    def get_json_schema(self) -> Mapping[str, Any]:
+        return self._records.json_schema or super().get_json_schema()  # None: the packaged schemas/events.json
 
     # --- state -------------------------------------------------------------------------------
     @property
@@ -274,7 +279,9 @@ class ExportStream(HttpStream, IncrementalMixin):
         chunks: Iterable[bytes] = response.raw.stream(CHUNK_BYTES, decode_content=False)
         if "gzip" in response.headers.get("Content-Encoding", "").lower():
             chunks = gunzip(chunks)
-        to_record = mapping.to_record
+        records = self._records
+        to_record = records.map
+        oversized_before = records.oversized
         source_timezone = self._config.source_timezone
         unmappable = 0
         too_deep: List[int] = []  # line numbers of valid events nested too deeply to pass on
@@ -289,6 +296,12 @@ class ExportStream(HttpStream, IncrementalMixin):
                 unmappable += 1
                 if unmappable <= MAX_UNMAPPABLE_LOGGED:
                     self.logger.warning(f"{where}: event #{index} skipped, it cannot become a record: {error}")
+        oversized = records.oversized - oversized_before
+        if oversized:
+            self.logger.warning(
+                f"{where}: {oversized} record(s) are larger than AEP's {PROFILE_EVENT_LIMIT_BYTES // 1024} KB guardrail for Profile "
+                "ExperienceEvents; they were emitted, and AEP may keep them out of Real-Time Customer Profile."
+            )
         unmappable += len(too_deep)
         if unmappable:
             self.logger.warning(f"{where}: {unmappable} event(s) could not be mapped and were not emitted (see warnings above).")
