@@ -209,73 +209,92 @@ def identity_id(value: Any) -> Optional[str]:
 
 
 def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
-    """The per-event function flat record -> XDM record for these settings (tables bound once: it runs per event)."""
+    """The per-event function flat record -> XDM record for these settings; it consumes the flat record.
+
+    It runs once per event, so the tables are bound once here and the common case is short: the
+    flat record's own dicts are reused (its columns are AEP's fields already, its properties become
+    the map), only the two `*_ms` integers can be out of XDM's range (`time` is years 1-9999 in
+    seconds), and a promoted value already of its field's type skips the converter. Callers that
+    still need the flat record pass a copy.
+    """
     tenant_key = settings.tenant_key
-    integer_fields = frozenset(field.name for field in AEP_FIELDS if field.xdm_type == "integer")
-    aep_columns = tuple((field.name, field.name in integer_fields, field.source) for field in AEP_FIELDS)
-    promoted = tuple((field.source, field.name, CONVERTERS[field.xdm_type]) for field in settings.fields)
+    ranged = tuple((field.name, field.source) for field in AEP_FIELDS if field.xdm_type == "integer" and field.name != "time")
+    exact_types = {"string": str, "integer": int, "number": float, "boolean": bool}
+    promoted = tuple((field.source, field.name, exact_types[field.xdm_type], CONVERTERS[field.xdm_type]) for field in settings.fields)
     namespaces = settings.namespaces
-    # (namespace, read from the flat record's column or from its properties, key, authenticatedState, primary)
+    # (namespace, key in the flat record, a column (else a property), authenticatedState, primary)
     identities = tuple(
-        (namespaces[key], column, raw, state, primary)
-        for key, column, raw, state, primary in (
-            ("distinct_id", "distinct_id", None, "ambiguous", True),
-            ("device_id", None, "$device_id", "ambiguous", False),
-            ("user_id", None, "$user_id", "authenticated", False),
+        (namespaces[key], flat_key, is_column, state, primary)
+        for key, flat_key, is_column, state, primary in (
+            ("distinct_id", "distinct_id", True, "ambiguous", True),
+            ("device_id", "$device_id", False, "ambiguous", False),
+            ("user_id", "$user_id", False, "authenticated", False),
         )
         if namespaces.get(key)
     )
+    shared_namespace = len({identity[0] for identity in identities}) < len(identities)
+    text = _TEXT.get
 
     def to_xdm(flat: Dict[str, Any]) -> Dict[str, Any]:
-        properties = flat["properties"]
-        tenant: Dict[str, Any] = {}
-        extra: Dict[str, str] = {}  # values that cannot be a field, kept as text under their raw name
-        for column, is_integer, raw_name in aep_columns:
-            value = flat.get(column)
+        """Consumes `flat`: its dicts become the tenant object and the map, in place (no copies per event)."""
+        record: Dict[str, Any] = {"_id": flat.pop("_id"), "timestamp": flat.pop("timestamp"), "eventType": flat["event_name"]}
+        properties = flat.pop(PROPERTIES_FIELD)
+        tenant = flat  # what is left is AEP's fields
+        if identities:  # read first: the ids as the event has them
+            identity_map: Dict[str, List[Dict[str, Any]]] = {}
+            for namespace, flat_key, is_column, state, primary in identities:
+                value = flat.get(flat_key) if is_column else properties.get(flat_key)
+                if type(value) is not str:
+                    value = identity_id(value)
+                if not value:
+                    continue
+                if shared_namespace:
+                    _add_identity(identity_map, namespace, value, state, primary)
+                else:
+                    identity_map[namespace] = [{"id": value, "authenticatedState": state, "primary": primary}]
+            if identity_map:
+                record["identityMap"] = identity_map
+        for source, name, exact_type, convert in promoted:
+            value = properties.get(source)
             if value is None:
                 continue
-            if is_integer and not _in_long_range(value):
-                if raw_name not in properties:
-                    extra[raw_name] = str(value)
-                continue
-            tenant[column] = value
-        consumed = None
-        for source, name, convert in promoted:
-            value = properties.get(source, _MISSING)
-            if value is _MISSING or value is None:
+            if type(value) is exact_type and (exact_type is not int or -XDM_LONG_MAX <= value <= XDM_LONG_MAX):
+                tenant[name] = value
+                del properties[source]
                 continue
             converted, exact = convert(value)
             if converted is not None:
                 tenant[name] = converted
             if exact:
-                consumed = consumed or set()
-                consumed.add(source)
-        text_map = {key: (value if type(value) is str else json_text(value)) for key, value in properties.items() if value is not None}
-        if consumed:
-            for source in consumed:
-                del text_map[source]
-        if extra:
-            text_map.update(extra)
-        if text_map:
-            tenant[PROPERTIES_FIELD] = text_map
-        record: Dict[str, Any] = {"_id": flat["_id"], "timestamp": flat["timestamp"], "eventType": flat["event_name"]}
-        if identities:
-            identity_map = _identity_map(identities, flat, properties)
-            if identity_map:
-                record["identityMap"] = identity_map
+                del properties[source]
+        for column, raw_name in ranged:
+            value = tenant.get(column)
+            if value is not None and not -XDM_LONG_MAX <= value <= XDM_LONG_MAX:
+                del tenant[column]
+                properties.setdefault(raw_name, str(value))  # kept as text; the flat record may hold the original already
+        nulls = None
+        for key, value in properties.items():  # replacing a value in place keeps the dict's size: allowed while iterating
+            if type(value) is not str:
+                if value is None:
+                    nulls = [key] if nulls is None else nulls + [key]
+                else:
+                    properties[key] = text(type(value), json_text)(value)
+        if nulls:
+            for key in nulls:
+                del properties[key]
+        if properties:
+            tenant[PROPERTIES_FIELD] = properties
         record[tenant_key] = tenant
         return record
 
     return to_xdm
 
 
-def _identity_map(identities: Tuple, flat: Mapping[str, Any], properties: Mapping[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
-    identity_map: Dict[str, List[Dict[str, Any]]] = {}
-    for namespace, column, raw, state, primary in identities:
-        id_ = identity_id(flat.get(column) if column else properties.get(raw))
-        if id_ is None:
-            continue
-        items = identity_map.setdefault(namespace, [])
-        if not any(item["id"] == id_ for item in items):  # two keys sharing one namespace: one item per id
-            items.append({"id": id_, "authenticatedState": state, "primary": primary})
-    return identity_map
+_TEXT: Mapping[type, Callable[[Any], str]] = {int: str, bool: lambda value: "true" if value else "false"}  # the common non-strings, without json_text's checks
+
+
+def _add_identity(identity_map: Dict[str, List[Dict[str, Any]]], namespace: str, id_: str, state: str, primary: bool) -> None:
+    """Two Mixpanel ids configured into one namespace share its list, one item per distinct id."""
+    items = identity_map.setdefault(namespace, [])
+    if not any(item["id"] == id_ for item in items):
+        items.append({"id": id_, "authenticatedState": state, "primary": primary})

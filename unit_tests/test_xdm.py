@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from zoneinfo import ZoneInfo
@@ -27,7 +28,7 @@ def xdm(properties, *, name="Sign up", xdm_fields=None, namespaces=None, **map_k
     chosen = settings(xdm_fields, **(namespaces or {}))
     raw = {"event": name, "properties": {"time": TIME_MS, **properties}}
     flat = to_record(json.loads(json.dumps(raw)), **map_kwargs)
-    record = record_builder(chosen)(flat)
+    record = record_builder(chosen)(copy.deepcopy(flat))
     XdmValidator(field_group(chosen)).check(record)
     assert record["_id"] == flat["_id"]  # the same id as the flat record, by construction
     return record
