@@ -2,7 +2,8 @@
 
 Runs the installed `source-mixpanel-aep` command (a separate process, exactly as a user would)
 for spec, check, discover and read, writes every file it used under .demo/, and prints a summary:
-records read, one record, the final state. No Mixpanel account, no network.
+records read, one record, the final state. Then the same read with `output_format: "xdm"` (what
+AEP ingests as it is) and one XDM record. No Mixpanel account, no network.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from integration_tests.fake_mixpanel import FakeMixpanel, connector_config  # no
 DAYS = 7
 EVENTS_PER_DAY = 500
 OUT = REPO / ".demo"
+XDM = {"output_format": "xdm", "xdm_tenant_id": "_extconndev", "xdm_fields": {"$browser": "string", "$screen_width": "integer"}}
 
 
 def connector(*args: str) -> list:
@@ -54,6 +56,8 @@ def main() -> None:
         (OUT / "catalog.json").write_text(json.dumps(configured, indent=2))
 
         messages = connector("read", "--config", str(OUT / "config.json"), "--catalog", str(OUT / "catalog.json"))
+        (OUT / "config-xdm.json").write_text(json.dumps({**config, **XDM}, indent=2))
+        xdm_messages = connector("read", "--config", str(OUT / "config-xdm.json"), "--catalog", str(OUT / "catalog.json"))
     records = [m["record"]["data"] for m in messages if m["type"] == "RECORD"]
     states = [m["state"] for m in messages if m["type"] == "STATE"]
     (OUT / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -68,6 +72,11 @@ def main() -> None:
     print(json.dumps(records[0], indent=2)[:1800])
     print("\nfinal state (saved to .demo/state.json; pass it with --state for an incremental run):")
     print(json.dumps(states[-1]["stream"]["stream_state"], indent=2))
+    xdm_records = [m["record"]["data"] for m in xdm_messages if m["type"] == "RECORD"]
+    (OUT / "records-xdm.jsonl").write_text("".join(json.dumps(r) + "\n" for r in xdm_records))
+    print(f"\nthe same read with output_format xdm: {len(xdm_records)} XDM ExperienceEvents (.demo/records-xdm.jsonl); one of them:")
+    print(json.dumps(xdm_records[0], indent=2, ensure_ascii=False)[:2500])
+    print("what to create in AEP for them: .venv/bin/source-mixpanel-aep-xdm schema --config .demo/config-xdm.json")
     print(f"\nEverything used and produced is in {OUT.relative_to(REPO)}/")
 
 
