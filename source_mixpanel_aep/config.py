@@ -293,29 +293,32 @@ def _parse_xdm(raw: Mapping[str, Any]) -> Mapping[str, Any]:
         raise config_error("xdm_tenant_id", 'is required when output_format is "xdm".',
                            "Set it to your organisation's tenant id (AEP: the `_<tenant>` object in your schemas, e.g. _extconndev).")
     namespaces = dict(DEFAULT_NAMESPACES)
-    given = raw.get("identity_namespaces")
-    if given is not None:
-        if not isinstance(given, Mapping):
-            raise config_error("identity_namespaces", "is not an object.", 'Use e.g. {"distinct_id": "MixpanelDistinctId", "device_id": null}.')
-        for key, code in given.items():
-            field = f"identity_namespaces.{key}"
-            if key not in IDENTITY_KEYS:
-                raise config_error(field, "is not a Mixpanel id this connector maps.", f"Use {', '.join(IDENTITY_KEYS)}.")
-            if code is not None and not (isinstance(code, str) and _NAMESPACE_CODE.fullmatch(code)):
-                raise config_error(field, f"{code!r} is not an identity namespace code.", "Use a code such as MixpanelDistinctId or Email, or null to leave this identity out.")
-            namespaces[key] = code
-    xdm_fields = raw.get("xdm_fields")
-    if xdm_fields is not None:
-        if not isinstance(xdm_fields, Mapping):
-            raise config_error("xdm_fields", "is not an object.", 'Use Mixpanel property name -> type, e.g. {"$browser": "string", "plan_seats": "integer"}.')
-        for name, xdm_type in xdm_fields.items():
-            field = f"xdm_fields.{name}"
-            if not name:
-                raise config_error("xdm_fields", "has an empty property name.", "Use Mixpanel property names as keys.")
-            if name in TAKEN_PROPERTIES:
-                raise config_error(field, "is already a field of its own in every XDM record.", "Remove it from xdm_fields.")
-            if xdm_type not in XDM_TYPES:
-                raise config_error(field, f"{xdm_type!r} is not a supported XDM type.", f"Use one of {', '.join(XDM_TYPES)}.")
+    for key, code in _object(raw, "identity_namespaces", '{"distinct_id": "MixpanelDistinctId", "device_id": null}').items():
+        field = f"identity_namespaces.{key}"
+        if key not in IDENTITY_KEYS:
+            raise config_error(field, "is not a Mixpanel id this connector maps.", f"Use {', '.join(IDENTITY_KEYS)}.")
+        if code is not None and not (isinstance(code, str) and _NAMESPACE_CODE.fullmatch(code)):
+            raise config_error(field, f"{code!r} is not an identity namespace code.", "Use a code such as MixpanelDistinctId or Email, or null to leave this identity out.")
+        namespaces[key] = code
+    xdm_fields = _object(raw, "xdm_fields", '{"$browser": "string", "plan_seats": "integer"} (Mixpanel property name -> type)')
+    for name, xdm_type in xdm_fields.items():
+        field = f"xdm_fields.{name}"
+        if not name:
+            raise config_error("xdm_fields", "has an empty property name.", "Use Mixpanel property names as keys.")
+        if name in TAKEN_PROPERTIES:
+            raise config_error(field, "is already a field of its own in every XDM record.", "Remove it from xdm_fields.")
+        if xdm_type not in XDM_TYPES:
+            raise config_error(field, f"{xdm_type!r} is not a supported XDM type.", f"Use one of {', '.join(XDM_TYPES)}.")
     if output_format != "xdm":
         return {"output_format": output_format}
-    return {"output_format": output_format, "xdm": XdmSettings(tenant, namespaces, promoted_fields(xdm_fields or {}))}
+    return {"output_format": output_format, "xdm": XdmSettings(tenant, namespaces, promoted_fields(xdm_fields))}
+
+
+def _object(raw: Mapping[str, Any], field: str, example: str) -> Mapping[str, Any]:
+    """An optional JSON object field; absent or null is empty."""
+    value = raw.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise config_error(field, "is not an object.", f"Use e.g. {example}.")
+    return value

@@ -42,7 +42,6 @@ DEFAULT_NAMESPACES: Mapping[str, Optional[str]] = {
     "user_id": "MixpanelUserId",
 }
 PROPERTIES_FIELD = "properties"
-_MISSING = object()
 
 
 @dataclass(frozen=True)
