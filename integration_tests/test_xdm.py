@@ -23,12 +23,15 @@ from integration_tests.builders import (
     connector_command,
     error_messages,
     ids,
+    protocol_lines,
     record_data,
     run_discover,
+    run_process,
     run_read,
     write_files,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
+from integration_tests.test_bad_input import HOSTILE
 from source_mixpanel_aep.config import parse_config
 from source_mixpanel_aep.xdm_payloads import field_group
 from unit_tests.xdm_validator import XdmValidator
@@ -128,3 +131,28 @@ def test_given_a_failed_read_when_piped_to_the_jsonl_command_then_it_exits_1_and
                           input=stdin, capture_output=True, timeout=60)
     assert done.returncode == 1 and b"only part of it" in done.stderr and b"could not be read" in done.stderr
     assert Path(tmp_path / "events-00001.jsonl").read_text() == '{"_id":"a"}\n'
+
+
+def test_given_every_hostile_line_when_read_as_xdm_by_the_command_then_the_same_events_arrive_valid_and_exact(tmp_path):
+    """test_bad_input's hostile lines, in xdm mode: what flat delivers arrives, valid XDM, huge integers as their exact text."""
+    day = dt.date(2024, 5, 1)
+    with FakeMixpanel(events_per_day=3, days=[day]) as fake:
+        for make_line, *_ in HOSTILE.values():
+            fake.add_raw_line(day, make_line(day))
+        cfg = config(fake.url, **{**XDM, "start_date": str(day), "end_date": str(day)})
+        files = write_files(tmp_path, config=cfg, catalog=catalog_json())
+        done = run_process(["read", "--config", files["config"], "--catalog", files["catalog"]])
+    assert done.returncode == 0, done.stderr[-2000:]
+    messages = protocol_lines(done.stdout)
+    records = {m["record"]["data"]["_id"]: m["record"]["data"] for m in messages if m["type"] == "RECORD"}
+    assert sorted(record_id for record_id in records if record_id.startswith("h-")) == sorted(
+        ["h-big", "h-deep-300", "h-bytes", "h-nan", "h-ints", "h-i64", "h-dup"])
+    validator = validator_for(cfg)
+    for record in records.values():
+        validator.check(record)
+    assert records["h-ints"]["_extconndev"]["properties"]["n"] == "123456789012345678901234567890"
+    assert records["h-ints"]["_extconndev"]["properties"]["m"] == "-18446744073709551617"
+    assert records["h-i64"]["_extconndev"]["properties"]["k"] == "-9223372036854775809"
+    assert "properties" not in records["h-nan"]["_extconndev"]  # its only properties were NaN and -Infinity: null, left out
+    logs = [m["log"]["message"] for m in messages if m["type"] == "LOG"]
+    assert any("1 record(s) are larger than AEP's 10 KB guardrail" in line for line in logs), logs  # the 10 MB line
