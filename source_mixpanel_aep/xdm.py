@@ -211,12 +211,13 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
     """The per-event function flat record -> XDM record for these settings; it consumes the flat record.
 
     It runs once per event, so the tables are bound once here and the common case is short: the
-    flat record's own dicts are reused (its columns are AEP's fields already, its properties become
-    the map), only the two `*_ms` integers can be out of XDM's range (`time` is years 1-9999 in
+    flat record's own dicts are reused (its columns are AEP's fields, its properties become the
+    map), only the two `*_ms` integers can be out of XDM's range (`time` is years 1-9999 in
     seconds), and a promoted value already of its field's type skips the converter. Callers that
     still need the flat record pass a copy.
     """
     tenant_key = settings.tenant_key
+    aep_names = frozenset(field.name for field in AEP_FIELDS)
     ranged = tuple((field.name, field.source) for field in AEP_FIELDS if field.xdm_type == "integer" and field.name != "time")
     exact_types = {"string": str, "integer": int, "number": float, "boolean": bool}
     promoted = tuple((field.source, field.name, exact_types[field.xdm_type], CONVERTERS[field.xdm_type]) for field in settings.fields)
@@ -238,7 +239,9 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
         """Consumes `flat`: its dicts become the tenant object and the map, in place (no copies per event)."""
         record: Dict[str, Any] = {"_id": flat.pop("_id"), "timestamp": flat.pop("timestamp"), "eventType": flat["event_name"]}
         properties = flat.pop(PROPERTIES_FIELD)
-        tenant = flat  # what is left is AEP's fields
+        tenant = flat  # what is left is AEP's fields ...
+        if not tenant.keys() <= aep_names:  # ... unless the flat record gained a column: only declared fields may go to AEP
+            tenant = {name: value for name, value in tenant.items() if name in aep_names}
         if identities:  # read first: the ids as the event has them
             identity_map: Dict[str, List[Dict[str, Any]]] = {}
             for namespace, flat_key, is_column, state, primary in identities:

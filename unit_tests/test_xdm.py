@@ -237,3 +237,11 @@ def test_given_legacy_seconds_then_timestamp_has_zero_milliseconds():
 def test_given_no_insert_id_then_id_is_the_flat_records_hash_without_colons():
     record = xdm({"distinct_id": "u:1"})
     assert ":" not in record["_id"] and len(record["_id"]) >= 16
+
+
+def test_given_a_flat_record_with_a_column_aep_does_not_know_then_it_stays_out_of_the_xdm_record():
+    flat = to_record({"event": "e", "properties": {"time": TIME_MS, "distinct_id": "u1"}})
+    flat["dedupe_key"] = "k1"  # a column the flat record might gain one day
+    record = record_builder(settings())(flat)
+    assert "dedupe_key" not in tenant(record) and tenant(record)["distinct_id"] == "u1"
+    XdmValidator(field_group(settings())).check(record)
