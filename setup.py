@@ -21,5 +21,8 @@ setup(
     extras_require={
         "tests": ["pytest>=8", "requests-mock>=1.11", "jsonschema>=4"],
     },
-    entry_points={"console_scripts": ["source-mixpanel-aep = source_mixpanel_aep.run:run"]},
+    entry_points={"console_scripts": [
+        "source-mixpanel-aep = source_mixpanel_aep.run:run",
+        "source-mixpanel-aep-xdm = source_mixpanel_aep.xdm_command:run",  # prints what to create in AEP for output_format xdm
+    ]},
 )

@@ -9,7 +9,7 @@ looked up next to sys.executable). Standard library + requests only in this proc
 measured runs as its own process, so interpreter start and imports are part of every time.
 
 What one run does:
-1. throughput: for gzip on and/or off, starts the fake Mixpanel (`python -m
+1. throughput: for gzip on and/or off, and for flat and/or XDM records (--output-format), starts the fake Mixpanel (`python -m
    integration_tests.fake_mixpanel`, its own process, free port) serving one UTC day (yesterday)
    of N events, asked for once before the timed runs and then answered from memory
    (--cache-bodies: a real Mixpanel's CPU is not on this machine); runs the connector's `read` (full_refresh, that day, default window size) with
@@ -63,6 +63,9 @@ TARGET_SCALING = 1.15  # peak RSS at the largest scaling size <= 1.15 x the smal
 TARGET_BACKFILL_REQUESTS = 13  # 365-day backfill with default settings
 TARGET_BACKFILL_SLEEP = 0.0  # seconds of pacing sleep while under 60 requests/hour
 
+# output_format "xdm" as a user would set it up: identities on by default, a few properties promoted.
+XDM_SETTINGS = {"output_format": "xdm", "xdm_tenant_id": "_bench",
+                "xdm_fields": {"$browser": "string", "$os": "string", "$screen_width": "integer", "is_logged_in": "boolean"}}
 BACKFILL_DAYS = 365
 BACKFILL_LIVE_EVENTS_PER_DAY = 20
 RECORD_PREFIXES = (b'{"type":"RECORD"', b'{"type": "RECORD"')  # the CDK's compact form; floor.py's json.dumps form
@@ -313,14 +316,16 @@ def run_timeout(events: int) -> float:
 # --- 1. throughput ---------------------------------------------------------------------------------
 def throughput(args: argparse.Namespace, day: dt.date, catalog: Path, problems: List[str]) -> List[Dict[str, Any]]:
     modes = {"both": [True, False], "on": [True], "off": [False]}[args.gzip]
+    formats = {"both": ["flat", "xdm"], "flat": ["flat"], "xdm": ["xdm"]}[args.output_format]
     rows = []
-    for gzip in modes:
-        case = f"gzip {'on' if gzip else 'off'}"
+    for gzip, output_format in [(gzip, output_format) for output_format in formats for gzip in modes]:
+        case = ("xdm, " if output_format == "xdm" else "") + f"gzip {'on' if gzip else 'off'}"
         print(f"  {case}: fake Mixpanel with {args.events:,} events on {day}; {args.repeat} x (connector, floor) ...", flush=True)
         with FakeServer(args.events, day, gzip=gzip, name=f"server-{case.replace(' ', '-')}", cache_bodies=True) as server:
             body_mb = server.warm(day) / MB
             print(f"    the fake has the day in memory: {body_mb:,.0f} MB as sent{' (gzip)' if gzip else ''}", flush=True)
-            config = write_config(f"throughput-{'gzip' if gzip else 'plain'}", server.url, day, day)
+            config = write_config(f"throughput-{output_format}-{'gzip' if gzip else 'plain'}", server.url, day, day,
+                                  **(XDM_SETTINGS if output_format == "xdm" else {}))
             connector_runs, floor_runs = [], []
             for rep in range(args.repeat):  # alternate who goes first, so a drift in machine load hits both alike
                 pair = [("connector", read_command(args.entry, config, catalog), connector_runs), ("floor", floor_command(config), floor_runs)]
@@ -356,7 +361,7 @@ def print_throughput(rows: List[Dict[str, Any]]) -> None:
     print()
     print(f"Throughput: one window of {rows[0]['events']:,} events, process start included (median of the repeats by wall; RSS = max)")
     print("x floor = connector records/s / floor records/s (the target); CPU x = floor CPU s / connector CPU s (less sensitive to load)")
-    header = (f"{'case':<9} {'program':<10} {'records':>9} {'MB out':>7} {'wall s':>7} {'CPU s':>6} {'records/s':>10} {'peak RSS MB':>12} "
+    header = (f"{'case':<14} {'program':<10} {'records':>9} {'MB out':>7} {'wall s':>7} {'CPU s':>6} {'records/s':>10} {'peak RSS MB':>12} "
               f"{'x floor':>8} {'CPU x':>6}  target")
     print(header)
     print("-" * len(header))
@@ -364,13 +369,13 @@ def print_throughput(rows: List[Dict[str, Any]]) -> None:
         c, f = row["connector"], row["floor"]
         verdict = (f"{'MET' if row['ratio_met'] else 'MISSED'} (>= {TARGET_RATIO}x), "
                    f"{'MET' if row['rss_met'] else 'MISSED'} (<= {TARGET_RSS_MB:.0f} MB)")
-        print(f"{row['case']:<9} {'connector':<10} {c['records']:>9,} {c['out_bytes'] / MB:>7.0f} {c['wall_s']:>7.2f} {c['cpu_s']:>6.2f} "
+        print(f"{row['case']:<14} {'connector':<10} {c['records']:>9,} {c['out_bytes'] / MB:>7.0f} {c['wall_s']:>7.2f} {c['cpu_s']:>6.2f} "
               f"{c['records_per_s']:>10,.0f} {row['connector_peak_rss_mb_max']:>12.1f} {row['ratio']:>7.2f}x {row['cpu_ratio']:>5.2f}x  {verdict}")
-        print(f"{'':<9} {'floor':<10} {f['records']:>9,} {f['out_bytes'] / MB:>7.0f} {f['wall_s']:>7.2f} {f['cpu_s']:>6.2f} "
+        print(f"{'':<14} {'floor':<10} {f['records']:>9,} {f['out_bytes'] / MB:>7.0f} {f['wall_s']:>7.2f} {f['cpu_s']:>6.2f} "
               f"{f['records_per_s']:>10,.0f} {f['peak_rss_mb']:>12.1f} {1.0:>7.2f}x {1.0:>5.2f}x")
         walls = ", ".join(f"{w:.2f}" for w in row["connector_walls_s"])
         floor_walls = ", ".join(f"{w:.2f}" for w in row["floor_walls_s"])
-        print(f"{'':<9} walls s: connector [{walls}], floor [{floor_walls}]")
+        print(f"{'':<14} walls s: connector [{walls}], floor [{floor_walls}]")
 
 
 # --- 2. memory scaling -------------------------------------------------------------------------------
@@ -707,6 +712,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--events", type=int, default=200_000, help="events in the one-day window of the throughput runs (default 200000)")
     parser.add_argument("--scaling", type=_sizes, default=_sizes("10000,100000,1000000"), help="event counts of the memory-scaling pass")
     parser.add_argument("--gzip", choices=("both", "on", "off"), default="both", help="throughput cases (default both)")
+    parser.add_argument("--output-format", choices=("both", "flat", "xdm"), default="both",
+                        help="throughput cases: the connector's flat records, XDM records (output_format xdm), or both (default)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each program per throughput case; the median is reported (default 3)")
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--skip-live-backfill", action="store_true", help="only the fake-clock backfill simulation")

@@ -9,6 +9,8 @@ is gone when the demo ends, so it starts a new one on the same data (the days an
 .demo/fake.json) plus a few late events for the last day, points .demo/config.json at its port,
 and runs `read --state .demo/state.json`; the new final state replaces .demo/state.json, so it can
 be run again. No Mixpanel account, no network.
+
+It also reads the same data with `output_format: "xdm"` (what AEP ingests as it is) and prints one XDM record.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ DAYS = 7
 EVENTS_PER_DAY = 500
 LATE_EVENTS = 5
 OUT = REPO / ".demo"
+XDM = {"output_format": "xdm", "xdm_tenant_id": "_extconndev", "xdm_fields": {"$browser": "string", "$screen_width": "integer"}}
 
 
 def connector(*args: str) -> list:
@@ -67,11 +70,18 @@ def full(out: Path) -> None:
         (out / "catalog.json").write_text(json.dumps(configured, indent=2))
 
         messages = connector("read", "--config", str(out / "config.json"), "--catalog", str(out / "catalog.json"))
+        (out / "config-xdm.json").write_text(json.dumps({**json.loads((out / "config.json").read_text()), **XDM}, indent=2))
+        xdm_messages = connector("read", "--config", str(out / "config-xdm.json"), "--catalog", str(out / "catalog.json"))
     records = summarise(out, messages)
     print("\none record:")
     print(json.dumps(records[0], indent=2)[:1800])
     print(f"\nfinal state (saved to {_shown(out / 'state.json')}):")
     print(json.dumps(json.loads((out / "state.json").read_text())[0]["stream"]["stream_state"], indent=2))
+    xdm_records = [m["record"]["data"] for m in xdm_messages if m["type"] == "RECORD"]
+    (out / "records-xdm.jsonl").write_text("".join(json.dumps(r) + "\n" for r in xdm_records))
+    print(f"\nthe same read with output_format xdm: {len(xdm_records)} XDM ExperienceEvents ({_shown(out / 'records-xdm.jsonl')}); one of them:")
+    print(json.dumps(xdm_records[0], indent=2, ensure_ascii=False)[:2500])
+    print(f"what to create in AEP for them: .venv/bin/source-mixpanel-aep-xdm schema --config {_shown(out / 'config-xdm.json')}")
     config_file, state_file = _shown(out / "config.json"), _shown(out / "state.json")
     print(
         f"\nThe fake above is stopped now, so {config_file} points at a closed port. For the next, incremental sync\n"

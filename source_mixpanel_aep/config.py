@@ -27,6 +27,8 @@ from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from tzlocal.windows_tz import win_tz  # CLDR's Windows -> IANA table, kept up to date by tzlocal
 
+from .xdm import DEFAULT_NAMESPACES, IDENTITY_KEYS, TAKEN_PROPERTIES, XDM_TYPES, XdmSettings, promoted_fields
+
 SPEC: Mapping[str, Any] = json.loads(resources.files(__package__).joinpath("spec.json").read_text(encoding="utf-8"))
 SECRET_FIELDS = ("secret", "api_secret", "access_token")
 REGION_HOSTS = {
@@ -81,6 +83,8 @@ class MixpanelConfig:
     events: Sequence[str]
     where: Optional[str]
     request_timeout_seconds: int
+    output_format: str = "flat"  # "flat" or "xdm"
+    xdm: Optional[XdmSettings] = None  # set whenever output_format is "xdm"
 
     @property
     def read_timezone(self) -> ZoneInfo:
@@ -341,4 +345,61 @@ def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime]) -> MixpanelCo
         events=tuple(events),
         where=where or None,
         request_timeout_seconds=_int_field(raw, "request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS, 1),
+        **_parse_xdm(raw),
     )
+
+
+_TENANT = re.compile(r"_?([A-Za-z0-9][A-Za-z0-9_]*)")
+_NAMESPACE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _parse_xdm(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """output_format and, for "xdm", the tenant, identity namespaces and promoted fields (xdm.XdmSettings).
+
+    The XDM fields are checked whenever they are given, even with flat output: a mistake there
+    would otherwise only show the day someone switches to xdm.
+    """
+    output_format = raw.get("output_format", "flat")
+    if output_format not in ("flat", "xdm"):
+        raise config_error("output_format", f"{output_format!r} is not an output format.", 'Use "flat" (the default) or "xdm".')
+    tenant_value = raw.get("xdm_tenant_id")
+    tenant = None
+    if tenant_value is not None:
+        match = _TENANT.fullmatch(tenant_value.strip()) if isinstance(tenant_value, str) else None
+        if not match:
+            raise config_error("xdm_tenant_id", f"{tenant_value!r} is not a tenant id.",
+                               "Use your organisation's tenant id, letters and digits, with or without the leading underscore (e.g. _extconndev).")
+        tenant = match.group(1)
+    elif output_format == "xdm":
+        raise config_error("xdm_tenant_id", 'is required when output_format is "xdm".',
+                           "Set it to your organisation's tenant id (AEP: the `_<tenant>` object in your schemas, e.g. _extconndev).")
+    namespaces = dict(DEFAULT_NAMESPACES)
+    for key, code in _object(raw, "identity_namespaces", '{"distinct_id": "MixpanelDistinctId", "device_id": null}').items():
+        field = f"identity_namespaces.{key}"
+        if key not in IDENTITY_KEYS:
+            raise config_error(field, "is not a Mixpanel id this connector maps.", f"Use {', '.join(IDENTITY_KEYS)}.")
+        if code is not None and not (isinstance(code, str) and _NAMESPACE_CODE.fullmatch(code)):
+            raise config_error(field, f"{code!r} is not an identity namespace code.", "Use a code such as MixpanelDistinctId or Email, or null to leave this identity out.")
+        namespaces[key] = code
+    xdm_fields = _object(raw, "xdm_fields", '{"$browser": "string", "plan_seats": "integer"} (Mixpanel property name -> type)')
+    for name, xdm_type in xdm_fields.items():
+        field = f"xdm_fields.{name}"
+        if not name:
+            raise config_error("xdm_fields", "has an empty property name.", "Use Mixpanel property names as keys.")
+        if name in TAKEN_PROPERTIES:
+            raise config_error(field, "is already a field of its own in every XDM record.", "Remove it from xdm_fields.")
+        if xdm_type not in XDM_TYPES:
+            raise config_error(field, f"{xdm_type!r} is not a supported XDM type.", f"Use one of {', '.join(XDM_TYPES)}.")
+    if output_format != "xdm":
+        return {"output_format": output_format}
+    return {"output_format": output_format, "xdm": XdmSettings(tenant, namespaces, promoted_fields(xdm_fields))}
+
+
+def _object(raw: Mapping[str, Any], field: str, example: str) -> Mapping[str, Any]:
+    """An optional JSON object field; absent or null is empty."""
+    value = raw.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise config_error(field, "is not an object.", f"Use e.g. {example}.")
+    return value

@@ -36,6 +36,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .. import mapping
 from ..config import MixpanelConfig
 from ..jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, parse_lines, split_lines
+from ..record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .http import (
     READ_SETTINGS,
     HttpSettings,
@@ -78,6 +79,7 @@ class ExportStream(Stream, CheckpointMixin):
         super().__init__()
         self._config = config
         self._settings = settings
+        self._records = record_format(config.output_format, config.xdm)  # flat or XDM: the one place the shape is chosen
         self._now = now
         self._sleep = sleep
         self._backoff = backoff_strategy(settings)  # the same strategy paces re-reads of a broken-off window
@@ -88,6 +90,9 @@ class ExportStream(Stream, CheckpointMixin):
         self._progress = Progress(total_days=0)
         self._undelivered = Undelivered()
         self._future_day_warned = False
+
+    def get_json_schema(self) -> Mapping[str, Any]:
+        return self._records.json_schema or super().get_json_schema()  # None: the packaged schemas/events.json
 
     # --- state -------------------------------------------------------------------------------
     @property
@@ -182,6 +187,7 @@ class ExportStream(Stream, CheckpointMixin):
         """The window's RECORDs, then its ESTIMATE; a body that broke off is read again; the cursor moves once it is complete."""
         started = time.monotonic()
         name, progress, source_timezone = self.name, self._progress, self._config.source_timezone
+        oversized_before = self._records.oversized
         for attempt in range(1, WINDOW_ATTEMPTS + 1):
             requested_at = self._now()
             progress.records_in_window = 0
@@ -195,7 +201,7 @@ class ExportStream(Stream, CheckpointMixin):
                 window = shorter
                 response = self._request(window, newest_day_refusal_is_midnight=False)
             try:
-                to_record, unmappable, clock = mapping.to_record, mapping.UnmappableEvent, time.time_ns
+                to_record, unmappable, clock = self._records.map, mapping.UnmappableEvent, time.time_ns
                 for index, value in enumerate(self._values(response, window, undelivered), 1):
                     try:
                         record = to_record(value, time_in_ms=True, source_timezone=source_timezone)
@@ -225,6 +231,12 @@ class ExportStream(Stream, CheckpointMixin):
             f"{progress.days_done}/{progress.total_days} days done; cursor now {format_cursor(self._cursor)}"
         )
         self._undelivered.report_window(self.logger)
+        oversized = self._records.oversized - oversized_before
+        if oversized:
+            self.logger.warning(
+                f"Window {window.start}..{window.end}: {oversized} record(s) are larger than AEP's {PROFILE_EVENT_LIMIT_BYTES // 1024} KB "
+                "guardrail for Profile ExperienceEvents; they were emitted, and AEP may keep them out of Real-Time Customer Profile."
+            )
         yield progress.estimate_message(name)
 
     def _request(self, window: Window, limit: Optional[int] = None, newest_day_refusal_is_midnight: bool = True) -> requests.Response:

@@ -1,0 +1,67 @@
+"""Which record an event becomes, chosen once from the config's `output_format`: flat (default) or XDM.
+
+The stream asks its record format for the per-event function (`map`), the JSON schema to declare
+(`json_schema`, None for the packaged `schemas/events.json`) and, per window, how many records
+were over AEP's 10 KB Profile guardrail (`oversized`). Pure: no HTTP, no protocol.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Dict, Optional, Union
+
+import orjson
+
+from . import mapping
+from .xdm import XdmSettings, record_builder
+from .xdm_payloads import record_json_schema
+
+OUTPUT_FORMATS = ("flat", "xdm")
+# AEP's guardrail for an ExperienceEvent used by Real-Time Customer Profile; larger ones are still
+# emitted (the dataset takes them) and counted, so the user hears about it once per window.
+PROFILE_EVENT_LIMIT_BYTES = 10 * 1024
+
+
+def record_size(record: Dict[str, Any]) -> int:
+    """Bytes of the record as one compact JSON line, the way it is ingested."""
+    try:
+        return len(orjson.dumps(record))
+    except TypeError:  # a lone surrogate in a string: the stdlib writes it, as the output does
+        return len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+
+class FlatRecords:
+    """Today's record (mapping.to_record), untouched: `map` is that very function, no extra call per event."""
+
+    name = "flat"
+    map = staticmethod(mapping.to_record)
+    json_schema: Optional[Dict[str, Any]] = None
+    oversized = 0
+
+
+class XdmRecords:
+    """The flat record, then its XDM ExperienceEvent; records over the Profile guardrail are counted."""
+
+    name = "xdm"
+
+    def __init__(self, settings: XdmSettings):
+        self.settings = settings
+        self.json_schema: Optional[Dict[str, Any]] = record_json_schema(settings)
+        self.oversized = 0
+        self._to_xdm = record_builder(settings)
+
+    def map(self, raw: Any, *, time_in_ms: bool = True, source_timezone: Optional[dt.tzinfo] = None) -> Dict[str, Any]:
+        record = self._to_xdm(mapping.to_record(raw, time_in_ms=time_in_ms, source_timezone=source_timezone))
+        if record_size(record) > PROFILE_EVENT_LIMIT_BYTES:
+            self.oversized += 1
+        return record
+
+
+RecordFormat = Union[FlatRecords, XdmRecords]
+
+
+def record_format(output_format: str, xdm: Optional[XdmSettings]) -> RecordFormat:
+    if output_format == "xdm" and xdm is not None:
+        return XdmRecords(xdm)
+    return FlatRecords()

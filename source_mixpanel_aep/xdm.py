@@ -1,0 +1,302 @@
+"""Flat record -> XDM ExperienceEvent, as Adobe Experience Platform ingests it without a mapping set.
+
+Pure functions only: no HTTP, no Airbyte protocol. The input is the record `mapping.to_record`
+already made (so `_id`, `timestamp` and the promoted columns are exactly the flat record's), and
+the output is
+
+    {"_id": <flat _id>, "timestamp": <flat timestamp>, "eventType": <event name>,
+     "identityMap": {"MixpanelDistinctId": [{"id": "u1", "authenticatedState": "ambiguous", "primary": true}], ...},
+     "_<tenant>": {<AEP's 11 Mixpanel fields, same names>, <the configured xdm_fields>,
+                   "properties": {<every other property, original name, value as text>}}}
+
+One table (`AEP_FIELDS` plus the user's `xdm_fields`) drives the records here and the field
+group, schema and discover schema in `xdm_payloads`, so they cannot disagree.
+
+XDM rules kept here (Adobe's Schema Registry and ingestion docs):
+- no null anywhere: a field without a value is left out (a null property too: a map of strings
+  has no way to say null, and "null" as text would read as the string "null");
+- integers within XDM's long range, ±(2^53 - 1); one outside it goes to `properties` as its text;
+- a map's values are all strings: numbers, booleans, lists and objects become compact JSON text
+  (`107`, `true`, `["a","b"]`);
+- field names: ASCII letters, digits, `_` and `-`, not starting with `_` (see `field_name`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import orjson
+
+from .mapping import PROMOTED
+
+XDM_LONG_MAX = 2**53 - 1  # Schema Registry's long: a JSON number every consumer reads exactly
+XDM_TYPES = ("string", "integer", "number", "boolean")
+IDENTITY_KEYS = ("distinct_id", "device_id", "user_id")
+DEFAULT_NAMESPACES: Mapping[str, Optional[str]] = {
+    "distinct_id": "MixpanelDistinctId",
+    "device_id": "MixpanelDeviceId",
+    "user_id": "MixpanelUserId",
+}
+PROPERTIES_FIELD = "properties"
+
+
+@dataclass(frozen=True)
+class Field:
+    """A typed field of the tenant object: its XDM name and type, and where its value comes from."""
+
+    name: str
+    xdm_type: str
+    source: str  # the Mixpanel property (raw name) it is read from
+    title: str
+    description: str
+
+
+# AEP's own Mixpanel mapping: `data.<field>` -> `_<tenant>.<field>`, in the order of its docs. The flat
+# record already has each as a column of the same name; `source` is the raw property, where a value
+# outside XDM's long range is kept as text instead.
+_RAW_NAME = {column: raw for raw, (column, _) in PROMOTED.items()}
+AEP_FIELDS: Tuple[Field, ...] = tuple(
+    Field(name, xdm_type, _RAW_NAME.get(name, name), title, description)
+    for name, xdm_type, title, description in (
+        ("distinct_id", "string", "Distinct ID", "Mixpanel's id of the person (properties.distinct_id)."),
+        ("event_name", "string", "Event name", "The Mixpanel event's name (event)."),
+        ("import", "boolean", "Imported", "True when the event was sent through Mixpanel's /import (properties.$import)."),
+        ("insert_id", "string", "Insert ID", "Mixpanel's deduplication id (properties.$insert_id)."),
+        ("item_id", "string", "Item ID", "properties.item_id, as text."),
+        ("item_name", "string", "Item name", "properties.item_name, as text."),
+        ("item_price", "string", "Item price", "properties.item_price, as text (AEP's Mixpanel mapping types it as a string)."),
+        ("mp_api_endpoint", "string", "API endpoint", "The Mixpanel API host that received the event (properties.$mp_api_endpoint)."),
+        ("mp_api_timestamp_ms", "integer", "API timestamp (ms)", "When Mixpanel's API received the event, Unix ms (properties.$mp_api_timestamp_ms)."),
+        ("mp_processing_time_ms", "integer", "Processing time (ms)", "When Mixpanel processed the event, Unix ms (properties.mp_processing_time_ms)."),
+        ("time", "integer", "Time", "The event's true instant in Unix seconds, UTC (properties.time)."),
+    )
+)
+RESERVED_NAMES = frozenset(field.name for field in AEP_FIELDS) | {PROPERTIES_FIELD}
+# Properties the flat mapping already turns into fields of their own: not available to xdm_fields.
+TAKEN_PROPERTIES = frozenset(PROMOTED) | {"time"}
+
+
+@dataclass(frozen=True)
+class XdmSettings:
+    """What the XDM shape depends on, from the config (validated in config.py)."""
+
+    tenant: str  # without the leading underscore
+    namespaces: Mapping[str, Optional[str]]  # IDENTITY_KEYS -> namespace code; None leaves that identity out
+    fields: Tuple[Field, ...] = ()  # the promoted xdm_fields, named by promoted_fields()
+
+    @property
+    def tenant_key(self) -> str:
+        return "_" + self.tenant
+
+    @property
+    def all_fields(self) -> Tuple[Field, ...]:
+        return AEP_FIELDS + self.fields
+
+
+def field_name(property_name: str) -> str:
+    """A valid XDM field name for a Mixpanel property: `$browser` -> `browser`, `Plan type` -> `Plan_type`.
+
+    Every run of characters other than ASCII letters, digits, `_` and `-` becomes one `_`, and
+    leading/trailing `_` are dropped (a leading `$` with them); a name with nothing left is `property`.
+    """
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", property_name).strip("_")
+    return name or "property"
+
+
+def promoted_fields(xdm_fields: Mapping[str, str]) -> Tuple[Field, ...]:
+    """The configured properties as fields, with unique names that avoid AEP's fields and `properties`.
+
+    Clashes are resolved in the order of the property names (sorted, so the order of keys in the
+    config does not matter): the first keeps the derived name, the next gets `_2`, then `_3`...;
+    a name that is one of AEP's 11 fields or `properties` always gets a suffix.
+    """
+    taken = set(RESERVED_NAMES)
+    fields = []
+    for source in sorted(xdm_fields):
+        base = field_name(source)
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        fields.append(Field(name, xdm_fields[source], source, source, f"Mixpanel property {source!r}, as an XDM {xdm_fields[source]}."))
+    return tuple(fields)
+
+
+# --- values -----------------------------------------------------------------------------------------
+def json_text(value: Any) -> str:
+    """A property value as a map value: strings as they are, anything else as compact JSON text."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)  # exact at any size
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits, or nesting deeper than orjson goes: the stdlib writes both
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _in_long_range(value: int) -> bool:
+    return -XDM_LONG_MAX <= value <= XDM_LONG_MAX
+
+
+def _to_string(value: Any) -> Tuple[Any, bool]:
+    """(converted or None, exact): exact means the original needs no copy in `properties`."""
+    if type(value) is str:
+        return value, True
+    if isinstance(value, (bool, int, float)):
+        return json_text(value), False
+    return None, False
+
+
+def _to_integer(value: Any) -> Tuple[Any, bool]:
+    if isinstance(value, bool):
+        return None, False
+    if isinstance(value, int):
+        return (value, True) if _in_long_range(value) else (None, False)
+    if isinstance(value, float) and value.is_integer() and _in_long_range(int(value)):
+        return int(value), False
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value) and _in_long_range(int(value)):
+        return int(value), False
+    return None, False
+
+
+def _to_number(value: Any) -> Tuple[Any, bool]:
+    if isinstance(value, bool):
+        return None, False
+    if isinstance(value, float):
+        return value, True  # the parser never yields NaN or infinities (they arrive as null)
+    if isinstance(value, int):
+        return (value, True) if _in_long_range(value) else (None, False)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None, False
+        return (number, False) if math.isfinite(number) else (None, False)
+    return None, False
+
+
+def _to_boolean(value: Any) -> Tuple[Any, bool]:
+    if isinstance(value, bool):
+        return value, True
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true", False
+    return None, False
+
+
+CONVERTERS: Mapping[str, Callable[[Any], Tuple[Any, bool]]] = {
+    "string": _to_string, "integer": _to_integer, "number": _to_number, "boolean": _to_boolean,
+}
+
+
+# --- the record ---------------------------------------------------------------------------------------
+def identity_id(value: Any) -> Optional[str]:
+    """An identity's id: a non-empty string, or an integer's text; anything else is no identity."""
+    if type(value) is str:
+        return value or None
+    if type(value) is int:
+        return str(value)
+    return None
+
+
+def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+    """The per-event function flat record -> XDM record for these settings; it consumes the flat record.
+
+    It runs once per event, so the tables are bound once here and the common case is short: the
+    flat record's own dicts are reused (its columns are AEP's fields, its properties become the
+    map), only the two `*_ms` integers can be out of XDM's range (`time` is years 1-9999 in
+    seconds), and a promoted value already of its field's type skips the converter. Callers that
+    still need the flat record pass a copy.
+    """
+    tenant_key = settings.tenant_key
+    aep_names = frozenset(field.name for field in AEP_FIELDS)
+    ranged = tuple((field.name, field.source) for field in AEP_FIELDS if field.xdm_type == "integer" and field.name != "time")
+    exact_types = {"string": str, "integer": int, "number": float, "boolean": bool}
+    promoted = tuple((field.source, field.name, exact_types[field.xdm_type], CONVERTERS[field.xdm_type]) for field in settings.fields)
+    namespaces = settings.namespaces
+    # (namespace, key in the flat record, a column (else a property), authenticatedState, primary)
+    identities = tuple(
+        (namespaces[key], flat_key, is_column, state, primary)
+        for key, flat_key, is_column, state, primary in (
+            ("distinct_id", "distinct_id", True, "ambiguous", True),
+            ("device_id", "$device_id", False, "ambiguous", False),
+            ("user_id", "$user_id", False, "authenticated", False),
+        )
+        if namespaces.get(key)
+    )
+    shared_namespace = len({identity[0] for identity in identities}) < len(identities)
+    text = _TEXT.get
+
+    def to_xdm(flat: Dict[str, Any]) -> Dict[str, Any]:
+        """Consumes `flat`: its dicts become the tenant object and the map, in place (no copies per event)."""
+        record: Dict[str, Any] = {"_id": flat.pop("_id"), "timestamp": flat.pop("timestamp"), "eventType": flat["event_name"]}
+        properties = flat.pop(PROPERTIES_FIELD)
+        tenant = flat  # what is left is AEP's fields ...
+        if not tenant.keys() <= aep_names:  # ... unless the flat record gained a column: only declared fields may go to AEP
+            tenant = {name: value for name, value in tenant.items() if name in aep_names}
+        if identities:  # read first: the ids as the event has them
+            identity_map: Dict[str, List[Dict[str, Any]]] = {}
+            for namespace, flat_key, is_column, state, primary in identities:
+                value = flat.get(flat_key) if is_column else properties.get(flat_key)
+                if type(value) is not str:
+                    value = identity_id(value)
+                if not value:
+                    continue
+                if shared_namespace:
+                    _add_identity(identity_map, namespace, value, state, primary)
+                else:
+                    identity_map[namespace] = [{"id": value, "authenticatedState": state, "primary": primary}]
+            if identity_map:
+                record["identityMap"] = identity_map
+        for source, name, exact_type, convert in promoted:
+            value = properties.get(source)
+            if value is None:
+                continue
+            if type(value) is exact_type and (exact_type is not int or -XDM_LONG_MAX <= value <= XDM_LONG_MAX):
+                tenant[name] = value
+                del properties[source]
+                continue
+            converted, exact = convert(value)
+            if converted is not None:
+                tenant[name] = converted
+            if exact:
+                del properties[source]
+        for column, raw_name in ranged:
+            value = tenant.get(column)
+            if value is not None and not -XDM_LONG_MAX <= value <= XDM_LONG_MAX:
+                del tenant[column]
+                properties.setdefault(raw_name, str(value))  # kept as text; the flat record may hold the original already
+        nulls = None
+        for key, value in properties.items():  # replacing a value in place keeps the dict's size: allowed while iterating
+            if type(value) is not str:
+                if value is None:
+                    nulls = [key] if nulls is None else nulls + [key]
+                else:
+                    properties[key] = text(type(value), json_text)(value)
+        if nulls:
+            for key in nulls:
+                del properties[key]
+        if properties:
+            tenant[PROPERTIES_FIELD] = properties
+        record[tenant_key] = tenant
+        return record
+
+    return to_xdm
+
+
+_TEXT: Mapping[type, Callable[[Any], str]] = {int: str, bool: lambda value: "true" if value else "false"}  # the common non-strings, without json_text's checks
+
+
+def _add_identity(identity_map: Dict[str, List[Dict[str, Any]]], namespace: str, id_: str, state: str, primary: bool) -> None:
+    """Two Mixpanel ids configured into one namespace share its list, one item per distinct id."""
+    items = identity_map.setdefault(namespace, [])
+    if not any(item["id"] == id_ for item in items):
+        items.append({"id": id_, "authenticatedState": state, "primary": primary})

@@ -1,0 +1,125 @@
+"""A test-side check that a record is what AEP would ingest: the generated field group plus the XDM rules.
+
+Built independently of the connector's own discover schema: the JSON schema here is derived from
+the *field group payload* a user POSTs (`xdm_payloads.field_group`), joined with ExperienceEvent's
+`_id`, `timestamp`, `eventType` and the IdentityMap field group written out by hand from Adobe's
+XDM definitions; no key outside them is allowed (streaming ingestion rejects unknown keys). On top,
+the XDM rules a JSON schema cannot say: no null anywhere, field names, integers within XDM's long
+range anywhere, `_id` without colons, a UTC timestamp with milliseconds, at most one primary identity.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+from typing import Any, Dict, List, Mapping
+
+from jsonschema import Draft7Validator
+
+XDM_LONG_MAX = 2**53 - 1  # written again here on purpose: the test must not borrow the code's constant
+FIELD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+UTC_MILLIS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+# ExperienceEvent (https://ns.adobe.com/xdm/context/experienceevent), its time-series base and the
+# IdentityMap field group (https://ns.adobe.com/xdm/context/identitymap), as far as records use them.
+EXPERIENCE_EVENT_FIELDS: Dict[str, Any] = {
+    "_id": {"type": "string", "minLength": 1},
+    "timestamp": {"type": "string"},
+    "eventType": {"type": "string"},
+    "identityMap": {
+        "type": "object",
+        "additionalProperties": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "minLength": 1},
+                    "authenticatedState": {"enum": ["ambiguous", "authenticated", "loggedOut"]},
+                    "primary": {"type": "boolean"},
+                },
+            },
+        },
+    },
+}
+
+
+def _plain(node: Mapping[str, Any]) -> Dict[str, Any]:
+    """A Schema Registry definition as strict JSON schema: a map keeps additionalProperties, an object allows no other keys."""
+    plain = {key: copy.deepcopy(value) for key, value in node.items() if not key.startswith("meta:") and key not in ("title", "description")}
+    if node.get("meta:xdmType") == "map":
+        assert node["additionalProperties"]["type"] in ("string", "integer"), "XDM maps hold strings or integers only"
+        return plain
+    if node.get("type") == "object":
+        plain["properties"] = {name: _plain(child) for name, child in node.get("properties", {}).items()}
+        plain["additionalProperties"] = False
+    return plain
+
+
+def schema_from_field_group(field_group: Mapping[str, Any]) -> Dict[str, Any]:
+    assert field_group["meta:intendedToExtend"] == ["https://ns.adobe.com/xdm/context/experienceevent"]
+    properties = dict(EXPERIENCE_EVENT_FIELDS)
+    for ref in field_group["allOf"]:
+        definition = field_group["definitions"][ref["$ref"].split("/")[-1]]
+        for name, node in definition["properties"].items():
+            assert name.startswith("_") and node["type"] == "object", "a field group's own fields live under its tenant object"
+            properties[name] = _plain(node)
+    return {"type": "object", "required": ["_id", "timestamp"], "properties": properties, "additionalProperties": False}
+
+
+class XdmValidator:
+    def __init__(self, field_group: Mapping[str, Any]):
+        self.schema = schema_from_field_group(field_group)
+        self._validator = Draft7Validator(self.schema)
+
+    def errors(self, record: Any) -> List[str]:
+        found = [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in self._validator.iter_errors(record)]
+        found += xdm_rule_violations(record, self.schema)
+        return found
+
+    def check(self, record: Any) -> Any:
+        errors = self.errors(record)
+        assert not errors, errors
+        return record
+
+
+def xdm_rule_violations(record: Any, schema: Mapping[str, Any]) -> List[str]:
+    problems: List[str] = []
+    _walk(record, schema, "", problems, top=True)
+    if isinstance(record, dict):
+        if ":" in str(record.get("_id", "")):
+            problems.append("_id: contains a colon")
+        timestamp = record.get("timestamp")
+        if not (isinstance(timestamp, str) and UTC_MILLIS.match(timestamp)):
+            problems.append(f"timestamp: {timestamp!r} is not UTC ISO 8601 with milliseconds")
+        else:
+            dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        primaries = [item for items in (record.get("identityMap") or {}).values() for item in items if isinstance(item, dict) and item.get("primary")]
+        if len(primaries) > 1:
+            problems.append(f"identityMap: {len(primaries)} primary identities")
+    return problems
+
+
+def _walk(value: Any, schema: Mapping[str, Any], path: str, problems: List[str], *, top: bool = False) -> None:
+    if value is None:
+        problems.append(f"{path or '/'}: null")
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not -XDM_LONG_MAX <= value <= XDM_LONG_MAX:
+            problems.append(f"{path}: {value} is outside XDM's long range")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk(item, schema.get("items", {}), f"{path}/{index}", problems)
+    elif isinstance(value, dict):
+        declared = schema.get("properties", {})
+        is_map = isinstance(schema.get("additionalProperties"), dict)
+        for key, child in value.items():
+            if not is_map and not FIELD_NAME.match(key) and not (top and key.startswith("_") and FIELD_NAME.match(key[1:])):
+                problems.append(f"{path}/{key}: not a valid XDM field name")
+            child_schema = schema["additionalProperties"] if is_map else declared.get(key, {})
+            if is_map and child_schema.get("type") == "string" and not isinstance(child, str):
+                problems.append(f"{path}/{key}: map value {child!r} is not a string")
+            _walk(child, child_schema, f"{path}/{key}", problems)
