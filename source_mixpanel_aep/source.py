@@ -1,4 +1,4 @@
-"""Wiring only: spec from spec.json, check through one tiny export request, one `events` stream."""
+"""Wiring only: spec from spec.json, check through one tiny export request; `events`, `profiles`, `cohorts`, `cohort_members`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .config import SPEC, parse_config
 from .state import read_state_file
 from .streams import ExportStream
+from .streams.cohorts import CohortMembersStream, CohortsStream
 from .streams.messages import RecordSink
+from .streams.profiles import ProfilesStream
+from .streams.query import QueryBudget
 
 CHECK_RETRIES = 1  # check answers in seconds: one retry, not the read's minutes of backoff
 
@@ -45,4 +48,11 @@ class SourceMixpanelAep(AbstractSource):
         return True, None
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
-        return [ExportStream(parse_config(config), record_sink=self.record_sink)]
+        parsed = parse_config(config)
+        budget = QueryBudget()  # one project, one Query API budget for the three query streams
+        return [
+            ExportStream(parsed, record_sink=self.record_sink),
+            ProfilesStream(parsed, budget=budget),
+            CohortsStream(parsed, budget=budget),
+            CohortMembersStream(parsed, budget=budget),
+        ]
