@@ -75,12 +75,13 @@ def generated_profile(index: int) -> dict:
 
 
 def index_of(distinct_id: Any) -> int | None:
+    """The generated profile whose id this is, if any (``user-000010`` is not one: profile 10's id is 900010)."""
     text = str(distinct_id)
-    if text.startswith("user-") and text[5:].isdigit():
-        return int(text[5:])
-    if text.isdigit() and int(text) >= 900000 and (int(text) - 900000) % 7 == 3:
-        return int(text) - 900000
-    return None
+    digits = text[5:] if text.startswith("user-") else text
+    if not digits.isdigit():
+        return None
+    index = int(digits) - (900000 if digits == text else 0)
+    return index if index >= 0 and str(distinct_id_of(index)) == text else None
 
 
 @dataclass

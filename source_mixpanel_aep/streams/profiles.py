@@ -6,16 +6,21 @@
         "results": [{"$distinct_id": "4", "$properties": {"$last_seen": "2008-06-09T23:08:40", "$email": "..."}}]}
 
 One query per sync, paged by session (streams/query.py), 1000 profiles a page: memory holds one
-page. Incremental: the server narrows the query with a `where` on `$last_seen` from the saved
-cursor minus CURSOR_OVERLAP (profiles touched while the last sync ran), so a second sync reads only
-changed profiles, each once. The cursor (`{"last_seen": "<UTC>"}`) moves only when the whole query
-was read: a run that breaks off mid-way leaves it where it was.
+page. Incremental: the server narrows the query with `where` `$last_seen > cursor`, so a second
+sync reads only profiles seen since, each once.
+
+The cursor (`{"last_seen": "<UTC>"}`) means "every profile last seen up to here has been read". A
+profile can show up in the query a little after its `$last_seen` (ingestion lag, the connector's
+clock against Mixpanel's), so after a complete query started at S the cursor becomes
+min(newest `$last_seen` read, S - CURSOR_OVERLAP): on a busy project the next sync re-reads the
+last hour's profiles; on a quiet one, nothing it has already read. It moves only when the whole
+query was read (a run that breaks off mid-way leaves it where it was) and never backwards.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
@@ -26,7 +31,7 @@ from ..people import Unmappable, to_profile
 from .query import QueryStream
 
 CURSOR_FIELD = "last_seen"
-CURSOR_OVERLAP = dt.timedelta(hours=1)  # $last_seen comes from client clocks and lands late: re-read the last hour
+CURSOR_OVERLAP = dt.timedelta(hours=1)  # how late a profile may show up in the query after its $last_seen
 MAX_UNMAPPABLE_LOGGED = 20
 
 
@@ -43,7 +48,8 @@ class ProfilesStream(QueryStream, CheckpointMixin):
     primary_key = "distinct_id"
     cursor_field = CURSOR_FIELD
 
-    def __init__(self, config: Any, **kwargs: Any):
+    def __init__(self, config: Any, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc), **kwargs: Any):
+        self._now = now
         self._cursor: Optional[dt.datetime] = None
         self._newest: Optional[dt.datetime] = None
         self._unmappable = 0
@@ -72,9 +78,8 @@ class ProfilesStream(QueryStream, CheckpointMixin):
     # --- the query -----------------------------------------------------------------------------
     def stream_slices(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Optional[Mapping[str, Any]]]:
         if sync_mode == SyncMode.incremental and self._cursor is not None:
-            since = format_cursor(self._cursor - CURSOR_OVERLAP)
-            self.logger.info(f"Stream 'profiles': profiles last seen since {since} (cursor {format_cursor(self._cursor)} minus {CURSOR_OVERLAP}).")
-            return [{"since": since}]
+            self.logger.info(f"Stream 'profiles': reading profiles last seen after the cursor {format_cursor(self._cursor)}.")
+            return [{"since": format_cursor(self._cursor)}]
         if sync_mode == SyncMode.incremental:
             self.logger.info("No saved state for stream 'profiles': reading every profile.")
         return [{}]
@@ -83,7 +88,7 @@ class ProfilesStream(QueryStream, CheckpointMixin):
         body = self.engage_body(next_page_token)
         if stream_slice and stream_slice.get("since"):
             # Mixpanel compares profile datetimes as offset-less UTC text
-            body["where"] = f'properties["$last_seen"] >= "{stream_slice["since"].rstrip("Z")}"'
+            body["where"] = f'properties["$last_seen"] > "{stream_slice["since"].rstrip("Z")}"'
         return body
 
     def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Dict[str, Any]]:
@@ -105,10 +110,13 @@ class ProfilesStream(QueryStream, CheckpointMixin):
 
     def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[StreamData]:
         self._newest, self._unmappable = None, 0
+        started = self._now()
         yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
-        # The whole query was read: only now may the cursor move (never backwards).
-        if self._newest is not None and (self._cursor is None or self._newest > self._cursor):
-            self._cursor = self._newest
+        # The whole query was read: only now may the cursor move, never past what may still show up, never backwards.
+        if self._newest is not None:
+            read_up_to = min(self._newest, started - CURSOR_OVERLAP)
+            if self._cursor is None or read_up_to > self._cursor:
+                self._cursor = read_up_to
         if self._unmappable:
             self.logger.warning(f"Stream 'profiles': {self._unmappable} profile(s) could not be mapped and were not emitted (see warnings above).")
         cursor = format_cursor(self._cursor) if self._cursor else "none (no profile had $last_seen)"
