@@ -219,7 +219,8 @@ def test_given_wrong_credentials_when_a_query_stream_is_read_then_config_error_a
         attempts = len(fake.requests)
     error = output.errors[0].trace.error
     assert error.failure_type == FailureType.config_error
-    assert "did not accept the credentials" in error.message and "401" in error.message
+    assert "did not accept" in error.message and "401" in error.message
+    assert ("not OAuth tokens" in error.message) == (auth == "oauth_token")  # the Query API documents no OAuth
     assert attempts == 1
     assert not output.records
 

@@ -61,6 +61,10 @@ class QueryErrorHandler(ExportErrorHandler):
     stream (IGNORE): it restarts the query, or skips the deleted cohort.
     """
 
+    def __init__(self, *args: Any, auth_type: str = "service_account", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._auth_type = auth_type
+
     def interpret_response(self, response: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         if isinstance(response, requests.Response):
             if response.status_code == 200:
@@ -77,6 +81,12 @@ class QueryErrorHandler(ExportErrorHandler):
         return super().interpret_response(response)
 
     def user_message(self, status: int, said: str) -> str:
+        if status in (401, 403) and self._auth_type == "oauth_token":
+            # Mixpanel documents only service accounts (preferred) and project secrets for the Query API.
+            return (
+                f"Mixpanel's Query API did not accept the OAuth token ({status}: {said}). Mixpanel documents service accounts "
+                "and project secrets for the Query API, not OAuth tokens: use a service account to read profiles and cohorts."
+            )
         if status == 402:
             return f"Mixpanel says the plan does not include the Query API (402: {said}). Upgrade the plan or leave profiles and cohorts unselected."
         if status == 404:
@@ -145,7 +155,8 @@ class QueryStream(HttpStream):
         return {"timeout": timeout, "allow_redirects": False}
 
     def get_error_handler(self) -> QueryErrorHandler:
-        return QueryErrorHandler(self._config.project_id, self._config.project_timezone, self._config.legacy_local_time, self._max_retries)
+        config = self._config
+        return QueryErrorHandler(config.project_id, config.project_timezone, config.legacy_local_time, self._max_retries, auth_type=config.credentials.auth_type)
 
     def get_backoff_strategy(self) -> ExportBackoffStrategy:
         return ExportBackoffStrategy()
