@@ -230,3 +230,29 @@ def test_given_a_project_the_service_account_cannot_see_when_profiles_read_then_
         output = run_read(config(fake.url, project_id=999), streams=["profiles"])
     error = output.errors[0].trace.error
     assert error.failure_type == FailureType.config_error and "project 999" in error.message
+
+
+@pytest.mark.parametrize(
+    "settings, status, words",
+    [
+        ({"payment_required": True}, "402", "does not include the Query API"),
+        ({}, "404", "query_base_url"),
+    ],
+    ids=["402", "404"],
+)
+def test_given_no_query_api_when_profiles_read_then_config_error_saying_what_to_fix(settings, status, words):
+    with people_fake(**settings) as fake:
+        cfg = config(fake.url, query_base_url=fake.url + "/not-the-query-api") if status == "404" else config(fake.url)
+        output = run_read(cfg, streams=["profiles"])
+        attempts = len(fake.requests)
+    error = output.errors[0].trace.error
+    assert error.failure_type == FailureType.config_error
+    assert status in error.message and words in error.message
+    assert attempts == 1
+
+
+def test_given_many_pages_when_profiles_read_then_progress_is_logged_every_10_pages_with_the_total():
+    with people_fake(page_size=2) as fake:
+        output = run_read(config(fake.url), streams=["profiles"])
+    progress = [message.log.message for message in output.logs if "so far of" in message.log.message]
+    assert progress == ["Stream 'profiles': 20 profiles so far of 47 (10 pages)", "Stream 'profiles': 40 profiles so far of 47 (20 pages)"]
