@@ -23,6 +23,10 @@ import datetime as dt
 import re
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+# (column value, the original fits as is): a string as is, a number or boolean as its JSON text, else None;
+# the events mapping's rule for AEP's string columns, so profiles and events convert alike.
+from .mapping import _as_string as as_text
+
 # column -> reserved property, in output order (then `properties`)
 PROFILE_DATETIMES: Tuple[Tuple[str, str], ...] = (("last_seen", "$last_seen"), ("created", "$created"))
 PROFILE_TEXTS: Tuple[Tuple[str, str], ...] = (
@@ -61,17 +65,6 @@ def utc_datetime(value: Any) -> Optional[str]:
         parsed -= sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
     text = parsed.isoformat(timespec="microseconds" if parsed.microsecond else "seconds")
     return text + "Z"
-
-
-def as_text(value: Any) -> Tuple[Optional[str], bool]:
-    """(column value, the original fits as is): a string as is; a number or boolean as its JSON text; else None."""
-    if isinstance(value, str):
-        return value, True
-    if isinstance(value, bool):
-        return ("true" if value else "false"), False
-    if isinstance(value, (int, float)):
-        return str(value), False
-    return None, False
 
 
 def distinct_id_of(value: Any) -> str:
