@@ -290,14 +290,15 @@ def write_config(name: str, base_url: str, start: dt.date, end: Optional[dt.date
     return path
 
 
-def write_catalog() -> Path:
-    schema = json.loads((ROOT / "source_mixpanel_aep" / "schemas" / "events.json").read_text())
+def write_catalog(stream: str = "events", cursor: str = "timestamp", key: str = "_id") -> Path:
+    """A full-refresh catalog of one incremental-capable stream (events; profiles for bench/profiles_bench.py)."""
+    schema = json.loads((ROOT / "source_mixpanel_aep" / "schemas" / f"{stream}.json").read_text())
     catalog = {"streams": [{
-        "stream": {"name": "events", "json_schema": schema, "supported_sync_modes": ["full_refresh", "incremental"],
-                   "source_defined_cursor": True, "default_cursor_field": ["timestamp"], "source_defined_primary_key": [["_id"]]},
-        "sync_mode": "full_refresh", "destination_sync_mode": "overwrite", "primary_key": [["_id"]],
+        "stream": {"name": stream, "json_schema": schema, "supported_sync_modes": ["full_refresh", "incremental"],
+                   "source_defined_cursor": True, "default_cursor_field": [cursor], "source_defined_primary_key": [[key]]},
+        "sync_mode": "full_refresh", "destination_sync_mode": "overwrite", "primary_key": [[key]],
     }]}
-    path = WORK / "catalog.json"
+    path = WORK / ("catalog.json" if stream == "events" else f"catalog-{stream}.json")
     path.write_text(json.dumps(catalog, indent=2))
     return path
 
@@ -765,7 +766,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         results["scaling"] = scaling(args, day, catalog, problems)
     if not args.skip_profiles:
         results["profiles"] = profiles_scaling(
-            args.profiles, day, work=WORK, root=ROOT, server=FakeServer, write_config=write_config,
+            args.profiles, day, catalog=write_catalog("profiles", "last_seen", "distinct_id"), server=FakeServer, write_config=write_config,
             command=lambda config, catalog: read_command(args.entry, config, catalog), run_counting=run_counting, problems=problems)
     results["backfill"] = simulate_backfill_in_child(sorted({0.0, 1.0, 10.0, args.request_seconds, 300.0}), args.request_seconds)
     results["backfill_live"] = None if args.skip_live_backfill else live_backfill(args, catalog, problems)

@@ -6,13 +6,12 @@ bench.py's launcher, so start-up and imports are in every time and the RSS is th
 alone. Memory must not grow with N: pages are streamed into records, never collected, so the
 peak RSS at the largest size is compared with the smallest (target <= TARGET_SCALING x).
 
-Helpers (the launcher, the server, the connector command) are passed in by bench.py, which owns them.
+Helpers (the catalog, the launcher, the server, the connector command) are passed in by bench.py, which owns them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
@@ -20,21 +19,8 @@ PAGE_SIZE = 1000
 TARGET_SCALING = 1.15
 
 
-def write_profiles_catalog(work: Path, root: Path) -> Path:
-    schema = json.loads((root / "source_mixpanel_aep" / "schemas" / "profiles.json").read_text())
-    catalog = {"streams": [{
-        "stream": {"name": "profiles", "json_schema": schema, "supported_sync_modes": ["full_refresh", "incremental"],
-                   "source_defined_cursor": True, "default_cursor_field": ["last_seen"], "source_defined_primary_key": [["distinct_id"]]},
-        "sync_mode": "full_refresh", "destination_sync_mode": "overwrite", "primary_key": [["distinct_id"]],
-    }]}
-    path = work / "catalog-profiles.json"
-    path.write_text(json.dumps(catalog, indent=2))
-    return path
-
-
-def profiles_scaling(sizes: List[int], day: dt.date, *, work: Path, root: Path, server: Callable[..., Any], write_config: Callable[..., Path],
+def profiles_scaling(sizes: List[int], day: dt.date, *, catalog: Path, server: Callable[..., Any], write_config: Callable[..., Path],
                      command: Callable[[Path, Path], List[str]], run_counting: Callable[..., Any], problems: List[str]) -> Dict[str, Any]:
-    catalog = write_profiles_catalog(work, root)
     rows = []
     for size in sizes:
         print(f"  profiles: {size:,} profiles in pages of {PAGE_SIZE} ...", flush=True)
