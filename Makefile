@@ -35,7 +35,7 @@ bench: venv
 	$(BIN)/python bench/bench.py
 
 bench-small: venv
-	$(BIN)/python bench/bench.py --events 20000 --scaling 2000,10000,50000
+	$(BIN)/python bench/bench.py --events 20000 --scaling 2000,10000,50000 --profiles 2000,10000
 
 image-test: venv
 	PYTHON=$(BIN)/python bash scripts/test-image.sh

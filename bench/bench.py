@@ -1,7 +1,7 @@
 """Read-throughput, memory and pacing benchmark for source-mixpanel-aep, against the local fake Mixpanel.
 
     python bench/bench.py                                    # the full run (a few minutes on 2 cores)
-    python bench/bench.py --events 20000 --scaling 2000,10000,50000   # `make bench-small`
+    python bench/bench.py --events 20000 --scaling 2000,10000,50000 --profiles 2000,10000   # `make bench-small`
     python bench/bench.py --profile bench/PROFILE-baseline.txt        # cProfile of one read, in-process
 
 Run it from the repository root with the virtualenv's python (the connector's console script is
@@ -18,7 +18,8 @@ What one run does:
    LAUNCHER). Then the floor loop (bench/floor.py) the same way, on the same server. Repeated
    --repeat times (who goes first alternates), the median by wall reported.
 2. memory scaling: the connector alone at each --scaling size (gzip on): peak RSS, ratio of the
-   largest size to the smallest.
+   largest size to the smallest. Then the same for the `profiles` stream at each --profiles size
+   (bench/profiles_bench.py): records/s and peak RSS, Engage pages of 1000.
 3. backfill: a 365-day backfill with default settings, planned by the real stream in-process
    (its stream_slices -> one request per slice), the requests run through the stream's own
    PacingBudget on a fake clock for several assumed request durations; then the same backfill
@@ -53,6 +54,8 @@ from typing import Any, Dict, List, Optional, Sequence
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".bench"  # ignored by git, removed by `make clean`
 sys.path.insert(0, str(ROOT))
+
+from profiles_bench import print_profiles, profiles_scaling  # noqa: E402  (bench/, on sys.path as the script's folder)
 
 from integration_tests.fake_mixpanel import FAKE_PROJECT_ID, FAKE_SA_SECRET, FAKE_SA_USERNAME, connector_config  # noqa: E402  (stdlib-only package)
 
@@ -100,11 +103,12 @@ signal.signal(signal.SIGINT, _on_signal)
 class FakeServer:
     """The fake Mixpanel CLI as a child process, serving `days` days of `events_per_day` events from `start`."""
 
-    def __init__(self, events_per_day: int, start: dt.date, *, days: int = 1, gzip: bool = True, name: str = "server", cache_bodies: bool = False):
+    def __init__(self, events_per_day: int, start: dt.date, *, days: int = 1, gzip: bool = True, name: str = "server", cache_bodies: bool = False,
+                 extra: Sequence[str] = ()):
         self.args = [
             sys.executable, "-m", "integration_tests.fake_mixpanel", "--port", "0",
             "--events-per-day", str(events_per_day), "--days", str(days), "--start-day", start.isoformat(),
-        ] + ([] if gzip else ["--no-gzip"]) + (["--cache-bodies"] if cache_bodies else [])
+        ] + ([] if gzip else ["--no-gzip"]) + (["--cache-bodies"] if cache_bodies else []) + list(extra)
         self.port_file = WORK / f"{name}.url"
         self.log = WORK / f"{name}.log"
         self.proc: Optional[subprocess.Popen] = None
@@ -289,14 +293,15 @@ def write_config(name: str, base_url: str, start: dt.date, end: Optional[dt.date
     return path
 
 
-def write_catalog() -> Path:
-    schema = json.loads((ROOT / "source_mixpanel_aep" / "schemas" / "events.json").read_text())
+def write_catalog(stream: str = "events", cursor: str = "timestamp", key: str = "_id") -> Path:
+    """A full-refresh catalog of one incremental-capable stream (events; profiles for bench/profiles_bench.py)."""
+    schema = json.loads((ROOT / "source_mixpanel_aep" / "schemas" / f"{stream}.json").read_text())
     catalog = {"streams": [{
-        "stream": {"name": "events", "json_schema": schema, "supported_sync_modes": ["full_refresh", "incremental"],
-                   "source_defined_cursor": True, "default_cursor_field": ["timestamp"], "source_defined_primary_key": [["_id"]]},
-        "sync_mode": "full_refresh", "destination_sync_mode": "overwrite", "primary_key": [["_id"]],
+        "stream": {"name": stream, "json_schema": schema, "supported_sync_modes": ["full_refresh", "incremental"],
+                   "source_defined_cursor": True, "default_cursor_field": [cursor], "source_defined_primary_key": [[key]]},
+        "sync_mode": "full_refresh", "destination_sync_mode": "overwrite", "primary_key": [[key]],
     }]}
-    path = WORK / "catalog.json"
+    path = WORK / ("catalog.json" if stream == "events" else f"catalog-{stream}.json")
     path.write_text(json.dumps(catalog, indent=2))
     return path
 
@@ -716,6 +721,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="throughput cases: the connector's flat records, XDM records (output_format xdm), or both (default)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each program per throughput case; the median is reported (default 3)")
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--profiles", type=_sizes, default=_sizes("10000,100000,1000000"),
+                        help="profile counts of the profiles pass (bench/profiles_bench.py); default 10000,100000,1000000")
+    parser.add_argument("--skip-profiles", action="store_true")
     parser.add_argument("--skip-live-backfill", action="store_true", help="only the fake-clock backfill simulation")
     parser.add_argument("--request-seconds", type=float, default=60.0,
                         help="assumed duration of one export request in the backfill simulation's target case (default 60)")
@@ -763,6 +771,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     results["throughput"] = throughput(args, day, catalog, problems)
     if not args.skip_scaling:
         results["scaling"] = scaling(args, day, catalog, problems)
+    if not args.skip_profiles:
+        results["profiles"] = profiles_scaling(
+            args.profiles, day, catalog=write_catalog("profiles", "last_seen", "distinct_id"), server=FakeServer, write_config=write_config,
+            command=lambda config, catalog: read_command(args.entry, config, catalog), run_counting=run_counting, problems=problems)
     results["backfill"] = simulate_backfill_in_child(sorted({0.0, 1.0, 10.0, args.request_seconds, 300.0}), args.request_seconds)
     results["backfill_live"] = None if args.skip_live_backfill else live_backfill(args, catalog, problems)
     print("  context: process start costs ...", flush=True)
@@ -771,6 +783,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print_throughput(results["throughput"])
     if "scaling" in results:
         print_scaling(results["scaling"])
+    if "profiles" in results:
+        print_profiles(results["profiles"])
     print_backfill(results["backfill"], results["backfill_live"])
     print_start_costs(results["start_costs"])
     results["bench_seconds"] = time.perf_counter() - began
@@ -790,6 +804,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if "scaling" in results:
         missed += [] if results["scaling"]["ratio_met"] else ["scaling ratio"]
         missed += [] if results["scaling"]["rss_met"] else ["scaling RSS"]
+    if "profiles" in results:
+        missed += [] if results["profiles"]["ratio_met"] else ["profiles scaling ratio"]
     missed += [] if results["backfill"]["requests_met"] else ["backfill requests"]
     missed += [] if results["backfill"]["sleep_met"] else ["backfill sleep"]
     results["targets_missed"], results["problems"] = missed, problems

@@ -26,6 +26,9 @@ BASE_URL_PLACEHOLDER = "http://127.0.0.1:FAKE_MIXPANEL_PORT"
 # sample_config.json reads 2024-05-01..2024-05-07; the fake has events on exactly those days.
 ACCEPTANCE_DAYS = [dt.date(2024, 5, 1) + dt.timedelta(days=offset) for offset in range(7)]
 EVENTS_PER_DAY = 20
+# The Query API streams read every discovered stream in the standard suite's basic read: each must have records.
+ACCEPTANCE_PROFILES = 25
+ACCEPTANCE_COHORTS = [{"id": 101, "name": "Acceptance", "members": ["user-000001", "user-000002", "no-profile-1"]}]
 
 SAMPLE_CONFIG = "integration_tests/sample_config.json"
 INVALID_CONFIG = "integration_tests/invalid_config.json"

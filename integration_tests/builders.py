@@ -37,6 +37,13 @@ from integration_tests.fake_mixpanel import (
 from source_mixpanel_aep.run import launch
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "source_mixpanel_aep" / "schemas" / "events.json").read_text())
+# stream -> (primary key, cursor field or None for full refresh only)
+STREAMS = {
+    "events": ([["_id"]], ["timestamp"]),
+    "profiles": ([["distinct_id"]], ["last_seen"]),
+    "cohorts": ([["id"]], None),
+    "cohort_members": ([["cohort_id"], ["distinct_id"]], None),
+}
 SECRETS = (FAKE_SA_SECRET, FAKE_PROJECT_SECRET, FAKE_OAUTH_TOKEN)
 
 CREDENTIALS = {
@@ -69,16 +76,32 @@ def config(base_url: str, *, auth: str = "service_account", **overrides: Any) ->
     return built
 
 
-def catalog(sync_mode: SyncMode = SyncMode.incremental):
-    stream = ConfiguredAirbyteStreamBuilder().with_name("events").with_sync_mode(sync_mode).with_primary_key([["_id"]])
-    built = CatalogBuilder().with_stream(stream).build()
-    if sync_mode == SyncMode.incremental:
-        built.streams[0].cursor_field = ["timestamp"]
+def catalog(sync_mode: SyncMode = SyncMode.incremental, *, streams: Iterable[str] = ("events",)):
+    """A configured catalog of `streams`, each in `sync_mode` where it supports it (else full_refresh)."""
+    builder = CatalogBuilder()
+    modes = []
+    for name in streams:
+        primary_key, cursor_field = STREAMS[name]
+        mode = sync_mode if cursor_field else SyncMode.full_refresh
+        builder.with_stream(ConfiguredAirbyteStreamBuilder().with_name(name).with_sync_mode(mode).with_primary_key(primary_key))
+        modes.append((mode, cursor_field))
+    built = builder.build()
+    for configured, (mode, cursor_field) in zip(built.streams, modes, strict=True):
+        if mode == SyncMode.incremental:
+            configured.cursor_field = cursor_field
     return built
 
 
-def state(cursor: Any) -> list:
-    return StateBuilder().with_stream_state("events", cursor).build()
+def state(cursor: Any, stream: str = "events") -> list:
+    return StateBuilder().with_stream_state(stream, cursor).build()
+
+
+def states(**by_stream: Any) -> list:
+    """A --state file's content: one STREAM state message per stream=state."""
+    builder = StateBuilder()
+    for name, value in by_stream.items():
+        builder.with_stream_state(name, value)
+    return [AirbyteStateMessageSerializer.dump(message) for message in builder.build()]
 
 
 class CommandOutput(EntrypointOutput):
@@ -109,11 +132,12 @@ def _files(directory: Path, **contents: Any) -> Dict[str, str]:
     return paths
 
 
-def run_read(cfg: Any, *, sync_mode: SyncMode = SyncMode.incremental, state_value: Any = None, raw_state: Any = None) -> EntrypointOutput:
-    """`read`; `state_value` is the stream's state, `raw_state` a whole --state file's content."""
+def run_read(
+    cfg: Any, *, sync_mode: SyncMode = SyncMode.incremental, state_value: Any = None, raw_state: Any = None, streams: Iterable[str] = ("events",)
+) -> EntrypointOutput:
+    """`read` of `streams`; `state_value` is the events stream's state, `raw_state` a whole --state file's content (see `states`)."""
     with tempfile.TemporaryDirectory() as directory:
-        catalog_json = orjson.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog(sync_mode))).decode()
-        paths = _files(Path(directory), config=cfg, catalog=catalog_json)
+        paths = _files(Path(directory), config=cfg, catalog=catalog_json(sync_mode, streams=streams))
         args = ["read", "--config", paths["config"], "--catalog", paths["catalog"]]
         if state_value is not None:
             raw_state = [AirbyteStateMessageSerializer.dump(message) for message in state(state_value)]
@@ -143,6 +167,25 @@ def record_data(output: EntrypointOutput) -> List[Dict[str, Any]]:
     for record in data:
         validator.validate(record)
     return data
+
+
+def stream_records(output: EntrypointOutput, stream: str) -> List[Dict[str, Any]]:
+    """The data of every RECORD of `stream`, each validated against that stream's declared schema."""
+    schema = json.loads((Path(__file__).parent.parent / "source_mixpanel_aep" / "schemas" / f"{stream}.json").read_text())
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    data = [message.record.data for message in output.records if message.record.stream == stream]
+    for record in data:
+        validator.validate(record)
+    return data
+
+
+def stream_states(output: EntrypointOutput, stream: str) -> List[Dict[str, Any]]:
+    """The stream_state of every STATE message for `stream`, in order."""
+    return [
+        message.state.stream.stream_state.__dict__
+        for message in output.state_messages
+        if message.state.stream and message.state.stream.stream_descriptor.name == stream
+    ]
 
 
 def ids(records: Iterable[Dict[str, Any]]) -> List[str]:
@@ -238,8 +281,8 @@ def write_files(directory: Path, **contents: Any) -> Dict[str, str]:
     return _files(directory, **contents)
 
 
-def catalog_json(sync_mode: SyncMode = SyncMode.incremental) -> str:
-    return orjson.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog(sync_mode))).decode()
+def catalog_json(sync_mode: SyncMode = SyncMode.incremental, *, streams: Iterable[str] = ("events",)) -> str:
+    return orjson.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog(sync_mode, streams=streams))).decode()
 
 
 def run_process(args: List[str], *, fast_sleep: bool = False, env: Optional[Dict[str, str]] = None, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -89,13 +89,31 @@ def test_given_unreachable_host_when_check_then_failed_quickly_without_traceback
     assert "reach" in status.message.lower() and "Traceback" not in status.message
 
 
-def test_discover_declares_one_incremental_events_stream_with_cursor_and_primary_key(fake):
-    [stream] = run_discover(config(fake.url)).catalog.catalog.streams
+def test_discover_declares_an_incremental_events_stream_with_cursor_and_primary_key_first(fake):
+    stream, *_ = run_discover(config(fake.url)).catalog.catalog.streams
     assert stream.name == "events"
     assert {mode.value for mode in stream.supported_sync_modes} == {"full_refresh", "incremental"}
     assert stream.source_defined_cursor and stream.default_cursor_field == ["timestamp"]
     assert stream.source_defined_primary_key == [["_id"]]
     assert {"_id", "timestamp", "time", "event_name", "distinct_id", "insert_id", "properties"} <= set(stream.json_schema["properties"])
+
+
+@pytest.mark.parametrize(
+    "name, modes, cursor, primary_key, columns",
+    [
+        ("profiles", {"full_refresh", "incremental"}, ["last_seen"], [["distinct_id"]], {"distinct_id", "last_seen", "created", "email", "properties"}),
+        ("cohorts", {"full_refresh"}, [], [["id"]], {"id", "name", "description", "count", "is_visible", "created", "project_id"}),
+        ("cohort_members", {"full_refresh"}, [], [["cohort_id"], ["distinct_id"]], {"cohort_id", "distinct_id"}),
+    ],
+)
+def test_discover_declares_the_query_api_streams(fake, name, modes, cursor, primary_key, columns):
+    streams = {stream.name: stream for stream in run_discover(config(fake.url)).catalog.catalog.streams}
+    assert list(streams) == ["events", "profiles", "cohorts", "cohort_members"]
+    stream = streams[name]
+    assert {mode.value for mode in stream.supported_sync_modes} == modes
+    assert (stream.default_cursor_field or []) == cursor and stream.source_defined_primary_key == primary_key
+    assert columns <= set(stream.json_schema["properties"])
+    assert fake.requests == []  # discover asks nothing
 
 
 @pytest.mark.parametrize("auth", AUTH_FORMS)

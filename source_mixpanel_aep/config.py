@@ -36,6 +36,12 @@ REGION_HOSTS = {
     "EU": "https://data-eu.mixpanel.com",
     "IN": "https://data-in.mixpanel.com",
 }
+# The Query API (profiles, cohorts) is on another host than the raw export.
+REGION_QUERY_HOSTS = {
+    "US": "https://mixpanel.com",
+    "EU": "https://eu.mixpanel.com",
+    "IN": "https://in.mixpanel.com",
+}
 AUTH_TYPES = ("service_account", "project_secret", "oauth_token")
 REQUIRED_CREDENTIALS: Mapping[str, Sequence[str]] = {
     "service_account": ("username", "secret"),
@@ -85,6 +91,7 @@ class MixpanelConfig:
     request_timeout_seconds: int
     output_format: str = "flat"  # "flat" or "xdm"
     xdm: Optional[XdmSettings] = None  # set whenever output_format is "xdm"
+    query_base_url: str = REGION_QUERY_HOSTS["US"]  # profiles, cohorts, cohort_members (see query_host)
 
     @property
     def read_timezone(self) -> ZoneInfo:
@@ -212,19 +219,19 @@ def _parse_credentials(raw: Any, project_id: Optional[int]) -> Credentials:
     return Credentials(**{key: raw.get(key) for key in ("auth_type", "username", "secret", "api_secret", "access_token")})
 
 
-def _check_base_url(value: Any) -> str:
+def _check_base_url(value: Any, field: str = "base_url") -> str:
     fix = "Use https://host[:port][/path], or http:// only to 127.0.0.1, localhost or ::1."
     if not isinstance(value, str) or not value.strip():
-        raise config_error("base_url", "is empty.", "Remove it to use the region's host. " + fix)
+        raise config_error(field, "is empty.", "Remove it to use the region's host. " + fix)
     parts = urlsplit(value.strip())
     if "@" in parts.netloc:  # checked first: the messages below must never echo a password
-        raise config_error("base_url", "must not contain a user name or password.", "Put credentials in the credentials field.")
+        raise config_error(field, "must not contain a user name or password.", "Put credentials in the credentials field.")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise config_error("base_url", f"'{value}' is not an http(s) URL.", fix)
+        raise config_error(field, f"'{value}' is not an http(s) URL.", fix)
     if parts.query or parts.fragment:
-        raise config_error("base_url", "must not have a query string or fragment.", fix)
+        raise config_error(field, "must not have a query string or fragment.", fix)
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise config_error("base_url", f"plain http to '{parts.hostname}' would send credentials unencrypted.", fix)
+        raise config_error(field, f"plain http to '{parts.hostname}' would send credentials unencrypted.", fix)
     return value.strip().rstrip("/")
 
 
@@ -346,6 +353,7 @@ def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime]) -> MixpanelCo
         where=where or None,
         request_timeout_seconds=_int_field(raw, "request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS, 1),
         **_parse_xdm(raw),
+        query_base_url=query_host(raw, region),
     )
 
 
@@ -403,3 +411,18 @@ def _object(raw: Mapping[str, Any], field: str, example: str) -> Mapping[str, An
     if not isinstance(value, Mapping):
         raise config_error(field, "is not an object.", f"Use e.g. {example}.")
     return value
+
+
+def query_host(raw: Mapping[str, Any], region: str) -> str:
+    """Where profiles and cohorts are read: `query_base_url`; else `base_url` when one is set; else the region's query host.
+
+    Falling back to `base_url` keeps the promise that requests (and credentials) go only to the
+    hosts a user named: a config pointed at a proxy or a local fake never reaches mixpanel.com
+    because a new stream was selected. A proxy that serves only the export answers 404 for the
+    query paths, and the error says to set query_base_url.
+    """
+    if raw.get("query_base_url") is not None:
+        return _check_base_url(raw["query_base_url"], "query_base_url")
+    if raw.get("base_url") is not None:
+        return _check_base_url(raw["base_url"])
+    return REGION_QUERY_HOSTS[region]

@@ -1,4 +1,4 @@
-"""Wiring only: spec from spec.json, check through one tiny export request, one `events` stream.
+"""Wiring only: spec from spec.json, check through one tiny export request; `events`, `profiles`, `cohorts`, `cohort_members`.
 
 The config is checked by `parse_config` (spec.json's schema plus what a schema can't say) in every
 verb, through run.SourceEntrypoint.validate_connection, so a mistake's message names the field.
@@ -17,7 +17,10 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .config import SPEC, parse_config, read_config_file, unknown_keys
 from .state import read_state_file
 from .streams import ExportStream
+from .streams.cohorts import CohortMembersStream, CohortsStream
 from .streams.http import CHECK_SETTINGS
+from .streams.profiles import ProfilesStream
+from .streams.query import QueryBudget
 
 
 class SourceMixpanelAep(AbstractSource):
@@ -55,7 +58,14 @@ class SourceMixpanelAep(AbstractSource):
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         """Called once by discover and once by read: each warns about unknown config keys there."""
         _warn_unknown_keys(logging.getLogger("airbyte"), config)
-        return [ExportStream(parse_config(config))]
+        parsed = parse_config(config)
+        budget = QueryBudget()  # one project, one Query API budget for the three query streams
+        return [
+            ExportStream(parsed),
+            ProfilesStream(parsed, budget=budget),
+            CohortsStream(parsed, budget=budget),
+            CohortMembersStream(parsed, budget=budget),
+        ]
 
 
 def _warn_unknown_keys(logger: logging.Logger, config: Mapping[str, Any]) -> List[str]:

@@ -11,7 +11,7 @@ stream), which would mean a full resync nobody asked for. Here:
   or without sourceStats), one per line (JSONL), in a list, or a single one: their `state`, and
   when a stream has several, the last one (the newest checkpoint), with an INFO line saying so;
 - an empty file, `[]` or `{}`: no state (the stream then logs that it reads from start_date);
-- no entry for `events`: a WARN line naming the streams the file does have;
+- no entry for any of our streams: a WARN line naming the streams the file does have;
 - anything else (not JSON, a string, an entry that is not a state message): a config_error that
   says what was found and what is expected.
 What a stream's own state may hold (`timestamp`, or another connector's `date`/`time`) is
@@ -29,6 +29,7 @@ from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateMessageSerialize
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 STREAM_NAME = "events"
+KNOWN_STREAMS = (STREAM_NAME, "profiles", "cohorts", "cohort_members")
 EXAMPLE = '[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "events"}, "stream_state": {"timestamp": "2024-05-01T00:00:00.000Z"}}}]'
 
 
@@ -96,7 +97,7 @@ def parse_state(raw: Any, logger: logging.Logger) -> List[AirbyteStateMessage]:
                 raise state_file_error(f"has an entry (#{number}) that is not an Airbyte state message: {_excerpt(entry)}") from None
     messages = _last_per_stream(messages)
     names = sorted({message.stream.stream_descriptor.name for message in messages if message.stream})
-    if messages and STREAM_NAME not in names:
+    if messages and not set(names) & set(KNOWN_STREAMS):  # a file for profiles only is normal: events then logs its own start
         logger.warning(f"The --state file has no state for stream '{STREAM_NAME}' (it has: {', '.join(names) or 'nothing usable'}); it is read from start_date.")
     return messages
 

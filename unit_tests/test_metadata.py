@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from source_mixpanel_aep import SourceMixpanelAep
-from source_mixpanel_aep.config import REGION_HOSTS
+from source_mixpanel_aep.config import REGION_HOSTS, REGION_QUERY_HOSTS
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = yaml.safe_load((ROOT / "metadata.yaml").read_text(encoding="utf-8"))
@@ -68,10 +68,10 @@ def test_documentation_url_is_the_one_spec_shows():
     assert DATA["documentationUrl"] == SPEC.documentationUrl
 
 
-def test_allowed_hosts_are_the_three_regions_hosts():
+def test_allowed_hosts_are_the_three_regions_export_and_query_hosts():
     hosts = DATA["allowedHosts"]["hosts"]
-    assert sorted(hosts) == sorted(urlsplit(url).hostname for url in REGION_HOSTS.values())
-    assert set(hosts) == {"data.mixpanel.com", "data-eu.mixpanel.com", "data-in.mixpanel.com"}
+    assert sorted(hosts) == sorted(urlsplit(url).hostname for url in [*REGION_HOSTS.values(), *REGION_QUERY_HOSTS.values()])
+    assert set(hosts) == {"data.mixpanel.com", "data-eu.mixpanel.com", "data-in.mixpanel.com", "mixpanel.com", "eu.mixpanel.com", "in.mixpanel.com"}
 
 
 # --- the README's config reference --------------------------------------------------------------

@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk-size", type=int, default=64 * 1024)
     parser.add_argument("--port-file", help="write the base URL to this file once listening")
+    parser.add_argument("--profiles", type=int, default=0, help="generated profiles served by /api/query/engage")
+    parser.add_argument("--page-size", type=int, default=1000, help="profiles per Engage page (Mixpanel: 1000)")
     parser.add_argument("--cache-bodies", action="store_true",
                         help="answer a repeated request from memory instead of generating it again (benchmarks)")
     args = parser.parse_args(argv)
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     days = [start + datetime.timedelta(days=i) for i in range(args.days)]
     fake = FakeMixpanel(events_per_day=args.events_per_day if days else 0, days=days, seed=args.seed,
                         gzip_enabled=not args.no_gzip, chunk_size=args.chunk_size, host=args.host, port=args.port,
-                        cache_bodies=args.cache_bodies)
+                        cache_bodies=args.cache_bodies, profiles=args.profiles, page_size=args.page_size)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -21,10 +21,12 @@ import struct
 import time
 import traceback
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
+
+from .people import QUERY_PATHS, serve_query
 
 if TYPE_CHECKING:
     from .server import FakeMixpanel
@@ -39,7 +41,7 @@ EXPORT_PATH = "/api/2.0/export"
 MAX_LIMIT = 100_000
 FAULT_KINDS = frozenset({
     "none", "status", "reset", "stall", "terminated_early", "split_line", "blank_lines", "crlf",
-    "malformed", "truncated_gzip", "no_charset",
+    "malformed", "truncated_gzip", "no_charset", "expire_session",
 })
 MALFORMED_LINE = b'{"event": "broken", "properties": {\n'
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -87,6 +89,7 @@ class RecordedRequest:
     body_bytes: int = 0  # uncompressed body bytes sent
     cpu_seconds: float = 0.0  # server thread CPU time spent on this request
     from_cache: bool = False  # answered with a body kept from an earlier request (cache_bodies)
+    form: dict[str, str] = field(default_factory=dict)  # a Query API request's form body (people.py)
 
 
 @dataclass
@@ -282,6 +285,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.record = RecordedRequest(self.command, split.path, params, _Headers(self.headers.items()), split.query)
         self.fake._record(self.record)
         try:
+            if split.path in QUERY_PATHS:
+                serve_query(self, split.path, params)
+                return
             if self.command != "GET":
                 self.close_connection = True  # the request body (if any) is never read
             if split.path != EXPORT_PATH or self.command != "GET":

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from .events import day_of_time, event_lines
 from .handler import FAULT_KINDS, RecordedRequest, _Fault, _Handler, _Server
+from .people import DEFAULT_PAGE_SIZE, PeopleData
 from .where import time_filter
 
 _RAW = object()  # marks add_raw_line entries: sent verbatim, never filtered, never "expected"
@@ -63,7 +64,8 @@ class FakeMixpanel:
                  chunk_size: int = 64 * 1024, today: datetime.date | None = None, project_timezone: str = "UTC",
                  host: str = "127.0.0.1", port: int = 0, credentials_valid: bool = True,
                  expired_credentials: bool = False, payment_required: bool = False,
-                 gzip_min_bytes: int = 1400, debug: bool | None = None, cache_bodies: bool = False):
+                 gzip_min_bytes: int = 1400, debug: bool | None = None, cache_bodies: bool = False,
+                 profiles: int = 0, page_size: int = DEFAULT_PAGE_SIZE, cohorts: Sequence[dict] = ()):
         if events_per_day < 0 or chunk_size < 1:
             raise ValueError("events_per_day must be >= 0 and chunk_size >= 1")
         if events_per_day and not days:
@@ -85,6 +87,8 @@ class FakeMixpanel:
         self._faults: deque[list] = deque()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # The Query API (people.py): `profiles` generated profiles, `page_size` a page, `cohorts` with their "members".
+        self.people = PeopleData(profiles=profiles, page_size=page_size, cohorts=cohorts)
         if events is not None:
             self.add_events(events)
 
@@ -148,6 +152,17 @@ class FakeMixpanel:
             with self._lock:
                 self._explicit.setdefault(day, []).append((name if isinstance(name, str) else None, line))
                 self._bodies.clear()
+
+    def set_profiles(self, results: Iterable[dict]) -> None:
+        """Replace (same distinct_id) or add profiles, each an Engage result: {"$distinct_id": ..., "$properties": {...}}."""
+        with self._lock:
+            for result in results:
+                self.people.overrides[str(result["$distinct_id"])] = result
+
+    def expected_profiles(self, since: datetime.datetime | None = None) -> list[dict]:
+        """The Engage results a fault-free query (with `$last_seen >= since`) answers, in order."""
+        with self._lock:
+            return self.people.expected_profiles(since)
 
     def add_raw_line(self, day: datetime.date, line: bytes | str) -> None:
         """Append raw bytes (a newline is added unless present) to that day's output.
