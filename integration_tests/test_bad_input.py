@@ -17,6 +17,7 @@ import pytest
 from airbyte_cdk.models import FailureType, Level, Status
 
 from integration_tests.builders import (
+    by_insert_id,
     catalog_json,
     config,
     cursors,
@@ -209,13 +210,13 @@ def test_given_a_hostile_line_when_read_then_it_is_delivered_or_the_sync_fails_l
         assert len(fake.requests) == 1  # never a reason to read the window again
 
     assert len(cursors(output)) == 1  # the window's state is saved either way
-    records = {record["_id"]: record for record in record_data(output)}
-    hostile = [record_id for record_id in ordered_ids(output) if record_id not in normal]
+    records = by_insert_id(record_data(output))
+    hostile = [record.get("insert_id") for record in record_data(output) if record["_id"] not in normal]
     assert ordered_ids(output)[:3] == normal
     if delivered:
         assert not output.errors and output.exit_code == 0
-        [record_id] = hostile
-        assert record_id.startswith("h-") and check(records[record_id])
+        [insert_id] = hostile
+        assert insert_id.startswith("h-") and check(records[insert_id])
     else:
         assert hostile == [] and output.exit_code == 1
         assert any("line 4" in w or "event #4" in w for w in warnings(output)), warnings(output)
@@ -335,8 +336,8 @@ def test_given_every_hostile_line_when_read_as_a_command_then_stdout_is_strict_j
         raise AssertionError(f"{name} in the connector's output is not JSON")
 
     messages = [json.loads(line, parse_constant=no_constants) for line in done.stdout.splitlines()]
-    records = {m["record"]["data"]["_id"]: m["record"]["data"] for m in messages if m["type"] == "RECORD"}
-    delivered = sorted(record_id for record_id in records if record_id not in normal)
+    records = {m["record"]["data"].get("insert_id"): m["record"]["data"] for m in messages if m["type"] == "RECORD"}
+    delivered = sorted(insert_id for insert_id, record in records.items() if record["_id"] not in normal)
     assert done.returncode == 1  # the unusable lines are reported as a failure, after everything else
     assert delivered == sorted(["h-big", "h-deep-300", "h-bytes", "h-nan", "h-ints", "h-i64", "h-dup"])
     assert records["h-ints"]["properties"]["n"] == 123456789012345678901234567890

@@ -323,8 +323,8 @@ def test_given_late_events_when_next_incremental_sync_then_those_inside_the_look
         reread = event_ids(fake.expected_events(days[-1 - lookback], days[-1]))
         on_the_server = event_ids(fake.expected_events(days[0], days[-1]))
 
-    assert set(ordered_ids(first)) == set(on_the_server) - {inside["properties"]["$insert_id"], outside["properties"]["$insert_id"]}
+    assert set(ordered_ids(first)) == set(on_the_server) - set(event_ids([inside, outside]))
     assert ordered_ids(second) == reread  # the lookback days again, the late event among them
-    assert "late-inside-the-lookback" in ordered_ids(second)
-    assert "late-outside-the-lookback" in on_the_server and "late-outside-the-lookback" not in ordered_ids(second)
-    assert [r["_id"] for r in record_data(second) if r["_id"].startswith("late")] == ["late-inside-the-lookback"]
+    assert event_ids([inside])[0] in ordered_ids(second)
+    assert event_ids([outside])[0] in on_the_server and event_ids([outside])[0] not in ordered_ids(second)
+    assert [r["insert_id"] for r in record_data(second) if r["insert_id"].startswith("late")] == ["late-inside-the-lookback"]

@@ -10,6 +10,7 @@ from integration_tests.builders import (
     SECRETS,
     WRONG_CREDENTIALS,
     all_text,
+    by_insert_id,
     config,
     cursors,
     days_back,
@@ -181,7 +182,7 @@ def test_given_legacy_project_when_read_then_local_times_become_utc_and_days_are
     events = list(generate_events(day, 20))
     with FakeMixpanel(events=events, project_timezone=zone) as server:
         output = run_read(config(server.url, start_date=str(day), end_date=str(day), project_timezone="Pacific Standard Time", legacy_local_time=True))
-    records = {record["_id"]: record for record in record_data(output)}
+    records = by_insert_id(record_data(output))
     assert len(records) == 20
     for event in events:
         local = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=event["properties"]["time"])

@@ -22,6 +22,7 @@ from integration_tests.builders import (
     config,
     connector_command,
     error_messages,
+    expected_ids,
     ids,
     protocol_lines,
     record_data,
@@ -96,7 +97,7 @@ def test_given_events_over_aeps_10_kb_guardrail_then_they_are_emitted_and_one_wa
                                               "blob": "x" * (11_000 if index % 2 else 100)}} for index in range(6)]
     fake.add_events(events)
     output = run_read(config(fake.url, **{**XDM, "start_date": day.isoformat(), "end_date": day.isoformat()}))
-    assert sorted(record["_id"] for record in xdm_records(output)) == sorted(event["properties"]["$insert_id"] for event in events)
+    assert sorted(record["_id"] for record in xdm_records(output)) == expected_ids(events)
     warnings = [message.log.message for message in output.logs if "guardrail" in message.log.message]
     assert warnings == ["Window 2024-05-01..2024-05-01: 3 record(s) are larger than AEP's 10 KB guardrail for Profile ExperienceEvents; "
                         "they were emitted, and AEP may keep them out of Real-Time Customer Profile."]
@@ -145,8 +146,8 @@ def test_given_every_hostile_line_when_read_as_xdm_by_the_command_then_the_same_
     assert done.returncode == 1, done.stderr[-2000:]  # the unusable lines are reported as a failure, after everything else
     messages = protocol_lines(done.stdout)
     assert [m["trace"]["error"]["failure_type"] for m in messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"][-1] == "system_error"
-    records = {m["record"]["data"]["_id"]: m["record"]["data"] for m in messages if m["type"] == "RECORD"}
-    assert sorted(record_id for record_id in records if record_id.startswith("h-")) == sorted(
+    records = {m["record"]["data"]["_extconndev"].get("insert_id"): m["record"]["data"] for m in messages if m["type"] == "RECORD"}
+    assert sorted(insert_id for insert_id in records if insert_id and insert_id.startswith("h-")) == sorted(
         ["h-big", "h-deep-300", "h-bytes", "h-nan", "h-ints", "h-i64", "h-dup"])
     validator = validator_for(cfg)
     for record in records.values():

@@ -114,7 +114,7 @@ def incremental(out: Path) -> None:
                              "--state", str(out / "state.json"))
     late_ids = {event["properties"]["$insert_id"] for event in late}
     records = summarise(out, messages, start_lines=("Resuming", "No saved", "start_date"))
-    print(f"late events delivered: {len(late_ids & {r['_id'] for r in records})} of {len(late_ids)}")
+    print(f"late events delivered: {len(late_ids & {r.get('insert_id') for r in records})} of {len(late_ids)}")
     print(f"\nnew state saved to {_shown(out / 'state.json')}; run `python scripts/demo.py --incremental{_dir_option(out)}` "
           "(`make demo-incremental`) again for the next sync.")
 

@@ -6,7 +6,7 @@ Pure functions only: no HTTP, no Airbyte protocol. A raw export line looks like
      "$mp_api_timestamp_ms":1652850348643,"item_id":"29066","item_name":"charger",
      "item_price":"800.00","mp_processing_time_ms":1652850348702}}
 and becomes
-    {"_id": "935d87b1-...", "timestamp": "2022-05-17T22:05:48.643Z", "time": 1652825148,
+    {"_id": "<32 hex: digest of event, distinct_id, time, $insert_id>", "timestamp": "2022-05-17T22:05:48.643Z", "time": 1652825148,
      "event_name": "Items purchased", "distinct_id": "test@test.com", "insert_id": "935d87b1-...",
      ..., "properties": {<every other property, original name and value>}}
 
@@ -19,8 +19,12 @@ Rules a user can rely on:
   repeated when DST ends) is read as its first occurrence (the DST one, the earlier instant); a
   time that never existed (the hour skipped when DST starts) is read with the offset in force
   before the change, so it lands that many minutes later in UTC. This is Python's `fold=0`.
-- `_id` is `$insert_id`; without one, a hash of the whole raw event, so the same event always gets
-  the same `_id` and downstream deduplication still works.
+- `_id` is Mixpanel's own dedupe key: Mixpanel treats two events as the same one only when their
+  event name, distinct_id, time and `$insert_id` are all equal, so `_id` is a 128-bit digest of those
+  four values as exported (hex, 32 characters, no colons: valid as an XDM `_id`). Different events
+  that share an `$insert_id` get different `_id`s; a true duplicate (all four equal) gets the same
+  one. Without `$insert_id`, a digest of the whole raw event: the same event always gets the same
+  `_id`, and downstream deduplication still works.
 - A column whose value is null is left out of the record, as the Airbyte CDK leaves top-level
   nulls out when it writes a RECORD: the output is the same either way, and this is cheaper.
 """
@@ -139,6 +143,15 @@ _SS = [f"{second:02d}." for second in range(60)]
 _MMM_Z = [f"{millis:03d}Z" for millis in range(1000)]
 
 
+def dedupe_id(name: Any, distinct_id: Any, time: Any, insert_id: Any) -> str:
+    """Mixpanel's dedupe key (event, distinct_id, time, $insert_id), as exported, as one stable hex digest."""
+    try:
+        key = orjson.dumps([name, distinct_id, time, insert_id])
+    except TypeError:  # an integer beyond 64 bits: the stdlib serialises it exactly
+        key = json.dumps([name, distinct_id, time, insert_id], separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(key, digest_size=16).hexdigest()
+
+
 def content_id(raw: Dict[str, Any]) -> str:
     """A stable id for an event without $insert_id: a hash of its canonical JSON."""
     try:
@@ -211,6 +224,8 @@ def _assemble(raw: Dict[str, Any], name: str, ms: int, timestamp: str, rest: Dic
                 record[column] = converted
             if not exact:
                 rest[raw_key] = value
-    record["_id"] = record.get("insert_id") or content_id(raw)
+    properties = raw["properties"]
+    insert_id = properties.get("$insert_id")
+    record["_id"] = dedupe_id(raw["event"], properties.get("distinct_id"), properties.get("time"), insert_id) if insert_id else content_id(raw)
     record["properties"] = rest
     return record

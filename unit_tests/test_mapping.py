@@ -36,8 +36,10 @@ SAMPLE_LINE = (
     '"$mp_api_timestamp_ms":1652850348643,"item_id":"29066","item_name":"charger","item_price":"800.00",'
     '"mp_processing_time_ms":1652850348702}}'
 )
+# _id = blake2b-128 of the JSON ["Items purchased","test@test.com",1652825148,"935d87b1-..."]: pinned, since a
+# changed _id makes every destination see every event anew.
 SAMPLE_RECORD = {
-    "_id": "935d87b1-00cd-41b7-be34-b9d98dd08b70",
+    "_id": "08031e7002ffbc85daebcf1856a06bd5",
     "timestamp": "2022-05-17T22:05:48.000Z",
     "time": 1652825148,
     "event_name": "Items purchased",
@@ -80,7 +82,8 @@ def test_given_the_reference_sample_line_in_seconds_then_the_record_is_exactly_t
 def test_given_the_reference_sample_line_in_milliseconds_then_only_the_timestamp_gains_milliseconds():
     raw = json.loads(SAMPLE_LINE)
     raw["properties"]["time"] = 1652825148643
-    assert mapped(raw, time_in_ms=True) == {**SAMPLE_RECORD, "timestamp": "2022-05-17T22:05:48.643Z"}
+    expected_id = "222265c7c8fafd97c834ca9d63f4c555"  # the exported time is part of the key: in ms here
+    assert mapped(raw, time_in_ms=True) == {**SAMPLE_RECORD, "_id": expected_id, "timestamp": "2022-05-17T22:05:48.643Z"}
 
 
 def test_the_raw_event_is_not_mutated():
@@ -221,8 +224,34 @@ def test_promoted_property_conversion(key, value, column, expected, kept_in_prop
         assert key not in record["properties"]
 
 
-def test_insert_id_becomes_the_record_id():
-    assert mapped(event(**{"$insert_id": "abc"}))["_id"] == "abc"
+SAME_INSERT_ID = event("Sign up", distinct_id="u1", **{"$insert_id": "shared-id"})
+DEDUPE_CASES = {
+    # (the other event, same _id?): Mixpanel dedupes on (event name, distinct_id, time, $insert_id) together
+    "another event name": (event("Log in", distinct_id="u1", **{"$insert_id": "shared-id"}), False),
+    "another distinct_id": (event("Sign up", distinct_id="u2", **{"$insert_id": "shared-id"}), False),
+    "another time": (event("Sign up", distinct_id="u1", time=1_700_000_000_001, **{"$insert_id": "shared-id"}), False),
+    "another insert id": (event("Sign up", distinct_id="u1", **{"$insert_id": "other-id"}), False),
+    "a numeric distinct_id of the same digits": (event("Sign up", distinct_id=1, **{"$insert_id": "shared-id"}), False),
+    "a true duplicate with other properties": (event("Sign up", distinct_id="u1", plan="pro", **{"$insert_id": "shared-id"}), True),
+    "a true duplicate, keys in another order": ({"properties": {"$insert_id": "shared-id", "distinct_id": "u1", "time": 1_700_000_000_000},
+                                                 "event": "Sign up"}, True),
+}
+
+
+@pytest.mark.parametrize("other, same", DEDUPE_CASES.values(), ids=DEDUPE_CASES.keys())
+def test_given_a_shared_insert_id_then_the_id_is_the_same_only_when_mixpanel_would_dedupe(other, same):
+    one, two = mapped(SAME_INSERT_ID)["_id"], mapped(other)["_id"]
+    assert (one == two) is same
+    assert re.fullmatch(r"[0-9a-f]{32}", one) and ":" not in one
+
+
+def test_given_the_same_event_read_twice_then_the_id_is_stable():
+    assert mapped(copy.deepcopy(SAME_INSERT_ID))["_id"] == mapped(SAME_INSERT_ID)["_id"]
+
+
+def test_given_a_huge_integer_distinct_id_then_the_dedupe_key_still_works():
+    big = event(distinct_id=2**70, **{"$insert_id": "x"})
+    assert mapped(big)["_id"] != mapped(event(distinct_id=2**70 + 1, **{"$insert_id": "x"}))["_id"]
 
 
 def test_every_other_property_is_kept_with_its_original_name_and_value():
