@@ -97,6 +97,9 @@ def bad_configs(url):
         bad(url, "base_url", base_url="data.mixpanel.com"),
         bad(url, "events", events="Sign up"),
         bad(url, "where", where=42),
+        bad(url, "start_date", start_date="2024-01-01T00:00:00+99:00"),
+        bad(url, "end_date", end_date="9999-12-31T23:00:00-05:00"),
+        bad(url, "request_timeout_seconds", request_timeout_seconds="300"),
     ]
 
 
@@ -106,7 +109,8 @@ BAD_IDS = [
     "unknown-region", "unknown-timezone", "misspelt-windows-timezone", "legacy-not-boolean", "start-in-the-future",
     "start-month-13", "start-a-word", "start-a-number", "end-before-start", "end-in-another-format", "zero-window",
     "negative-window", "window-in-words", "negative-lookback", "zero-timeout", "http-to-remote-host",
-    "ftp-scheme", "no-scheme", "events-not-a-list", "where-not-text",
+    "ftp-scheme", "no-scheme", "events-not-a-list", "where-not-text", "start-offset-99-hours", "end-year-9999-past-utc",
+    "timeout-as-text",
 ]
 assert len(BAD_IDS) == len(bad_configs("http://127.0.0.1:1"))
 

@@ -249,3 +249,54 @@ def test_given_a_redirect_to_another_host_when_read_then_it_is_not_followed_and_
     assert error.failure_type == FailureType.config_error
     assert "redirect (302 to 127.0.0.2)" in error.message and "base_url" in error.message
     assert not output.records
+
+
+# --- Secrets pasted with whitespace around them (issue 9, item 1) ------------------------------
+
+PASTED = {
+    "trailing newline": lambda secret: secret + "\n",
+    "surrounding spaces": lambda secret: "  " + secret + "  ",
+    "crlf and a tab": lambda secret: "\t" + secret + "\r\n",
+}
+SECRET_KEYS = {"service_account": "secret", "project_secret": "api_secret", "oauth_token": "access_token"}
+
+
+def every_form(secret: str) -> List[str]:
+    """The secret as is, JSON- and repr-escaped (a header error quotes it so), with the whitespace it was pasted with."""
+    forms = {secret, secret.strip(), repr(secret)[1:-1], orjson.dumps(secret).decode()[1:-1]}
+    return sorted(form for form in forms if form.strip())
+
+
+@pytest.mark.parametrize("auth", AUTH_FORMS)
+@pytest.mark.parametrize("paste", list(PASTED))
+def test_given_a_secret_pasted_with_whitespace_when_check_and_read_as_commands_then_it_works_and_is_never_printed(tmp_path, auth, paste):
+    key = SECRET_KEYS[auth]
+    with FakeMixpanel(events_per_day=3, days=DAYS) as fake:
+        cfg = config(fake.url, auth=auth, start_date=str(DAYS[0]))
+        cfg["credentials"][key] = PASTED[paste](cfg["credentials"][key])
+        files = write_files(tmp_path, config=cfg, catalog=catalog_json())
+        check = run_process(["check", "--config", files["config"], "--debug"])
+        read = run_process(["read", "--config", files["config"], "--catalog", files["catalog"], "--debug"])
+    statuses = [m["connectionStatus"]["status"] for m in protocol_lines(check.stdout) if m["type"] == "CONNECTION_STATUS"]
+    assert check.returncode == 0 and statuses == ["SUCCEEDED"], check.stdout[-2000:]
+    assert read.returncode == 0 and sum(m["type"] == "RECORD" for m in protocol_lines(read.stdout)) == 6, read.stdout[-2000:]
+    basic = {"service_account": lambda c: f"{c['username']}:{c['secret'].strip()}", "project_secret": lambda c: f"{c['api_secret'].strip()}:"}
+    forms = every_form(cfg["credentials"][key]) + ([base64.b64encode(basic[auth](cfg["credentials"]).encode()).decode()] if auth in basic else [])
+    printed = check.stdout + check.stderr + read.stdout + read.stderr
+    assert [form for form in forms if form in printed] == []
+
+
+@pytest.mark.parametrize("auth", AUTH_FORMS)
+def test_given_a_secret_with_a_line_break_inside_when_check_then_a_config_error_names_the_field_and_never_quotes_it(tmp_path, auth):
+    key = SECRET_KEYS[auth]
+    with FakeMixpanel(events_per_day=1, days=DAYS) as fake:
+        cfg = config(fake.url, auth=auth)
+        secret = cfg["credentials"][key]
+        cfg["credentials"][key] = secret[:5] + "\n" + secret[5:]
+        files = write_files(tmp_path, config=cfg)
+        check = run_process(["check", "--config", files["config"]])
+        assert fake.requests == []  # refused before any request
+    [status] = [m["connectionStatus"] for m in protocol_lines(check.stdout) if m["type"] == "CONNECTION_STATUS"]
+    assert status["status"] == "FAILED" and f"credentials.{key}" in status["message"] and "line break" in status["message"]
+    assert check.returncode == 0 and "Traceback" not in check.stdout + check.stderr
+    assert [form for form in every_form(secret) + [secret[5:]] if form in check.stdout + check.stderr] == []

@@ -124,20 +124,30 @@ def resolve_timezone(name: str) -> str:
 
 
 def _parse_day(field: str, value: Any, tz: ZoneInfo) -> dt.date:
+    """A day from YYYY-MM-DD or RFC 3339, in the timezone Mixpanel reads days in.
+
+    A date, or a date-time without an offset, is that day as written. A date-time with an offset is
+    that instant, and its day is taken where Mixpanel reads days (UTC, or a legacy project's zone).
+    """
+    fix = "Use YYYY-MM-DD or RFC 3339, e.g. 2024-01-31 or 2024-01-31T00:00:00Z."
     if not isinstance(value, str) or not re.match(r"\s*\d{4}-\d{2}-\d{2}", value):
-        raise config_error(field, f"{value!r} is not a date.", "Use YYYY-MM-DD or RFC 3339, e.g. 2024-01-31.")
+        raise config_error(field, f"{value!r} is not a date.", fix)
     try:
-        parsed = pendulum.parse(value.strip(), strict=False)
-    except (ValueError, pendulum.parsing.exceptions.ParserError):
-        raise config_error(field, f"'{value}' is not a valid date.", "Use YYYY-MM-DD or RFC 3339, e.g. 2024-01-31.") from None
-    if isinstance(parsed, pendulum.DateTime):
-        # An instant with an offset means that instant: its day is taken where Mixpanel reads days.
-        if len(value.strip()) <= 10:
-            return parsed.date()
-        return parsed.in_timezone(str(tz)).date()
-    if isinstance(parsed, pendulum.Date):
-        return dt.date(parsed.year, parsed.month, parsed.day)
-    raise config_error(field, f"'{value}' is not a date.", "Use YYYY-MM-DD or RFC 3339, e.g. 2024-01-31.")
+        parsed = pendulum.parse(value.strip(), strict=False, tz=None)
+        if isinstance(parsed, pendulum.DateTime):
+            if parsed.tzinfo is None:
+                return dt.date(parsed.year, parsed.month, parsed.day)
+            offset = parsed.utcoffset()
+            if offset is None or abs(offset) >= dt.timedelta(hours=24):
+                raise ValueError("the offset is not a real one")
+            return parsed.in_timezone(str(tz)).date()
+        if isinstance(parsed, pendulum.Date):
+            return dt.date(parsed.year, parsed.month, parsed.day)
+    except AirbyteTracedException:
+        raise
+    except Exception:  # noqa: BLE001 - pendulum and datetime fail in many ways (ParserError, OverflowError, ValueError): one answer
+        raise config_error(field, f"'{value}' is not a valid date.", fix) from None
+    raise config_error(field, f"'{value}' is not a date.", fix)
 
 
 def read_config_file(path: str) -> MutableMapping[str, Any]:
@@ -214,9 +224,29 @@ def _parse_credentials(raw: Any, project_id: Optional[int]) -> Credentials:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
             raise config_error(f"credentials.{key}", f"is missing, empty or not text for {auth_type}.", f"Paste the {key} from Mixpanel's settings.")
+        _check_header_safe(key, value.strip())
     if auth_type == "service_account" and project_id is None:
         raise config_error("project_id", "is required with a service account.", "Set it to the numeric id in Mixpanel's Project Settings.")
-    return Credentials(**{key: raw.get(key) for key in ("auth_type", "username", "secret", "api_secret", "access_token")})
+    # A pasted secret often brings a line break or spaces along: they are never part of a Mixpanel secret.
+    values = {key: raw[key].strip() if isinstance(raw.get(key), str) else raw.get(key) for key in ("username", "secret", "api_secret", "access_token")}
+    return Credentials(auth_type=auth_type, **values)
+
+
+def _check_header_safe(key: str, value: str) -> None:
+    """A credential goes into an HTTP header: a control character or non-Latin-1 text inside it cannot (never quoted back)."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value) or not value.isascii() and not _latin1(value):
+        raise config_error(
+            f"credentials.{key}", "contains a line break, tab or other character that cannot be sent to Mixpanel.",
+            f"Copy the {key} again from Mixpanel's settings (only its own characters; surrounding spaces and line breaks are removed for you).",
+        )
+
+
+def _latin1(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_base_url(value: Any, field: str = "base_url") -> str:
@@ -248,11 +278,8 @@ def _int_field(raw: Mapping[str, Any], field: str, default: Optional[int], minim
     value = raw.get(field, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            value = int(value)
-        else:
-            raise config_error(field, f"{value!r} is not a whole number.", f"Use an integer ≥ {minimum}.")
+    if isinstance(value, bool) or not isinstance(value, int):  # "5" too: the spec says integer, as Airbyte's UI sends it
+        raise config_error(field, f"{value!r} is not a whole number.", f"Use an integer ≥ {minimum}.")
     if value < minimum:
         raise config_error(field, f"{value} is below {minimum}.", f"Use an integer ≥ {minimum}.")
     return value

@@ -110,8 +110,12 @@ def test_given_legacy_local_time_then_days_and_times_are_in_the_project_timezone
         (False, "2024-01-31T23:30:00-08:00", dt.date(2024, 2, 1)),
         (True, "2024-01-31T23:30:00-08:00", dt.date(2024, 1, 31)),
         (True, "2024-02-01T05:00:00Z", dt.date(2024, 1, 31)),
+        (True, "2024-01-01T00:00:00", dt.date(2024, 1, 1)),
+        (False, "2024-01-01T00:00:00", dt.date(2024, 1, 1)),
+        (True, "2024-01-01 23:59", dt.date(2024, 1, 1)),
     ],
-    ids=["date-utc", "date-legacy", "instant-read-in-utc", "instant-read-in-la", "utc-instant-read-in-la"],
+    ids=["date-utc", "date-legacy", "instant-read-in-utc", "instant-read-in-la", "utc-instant-read-in-la",
+         "no-offset-legacy-is-the-day-written", "no-offset-utc-is-the-day-written", "space-no-offset-legacy"],
 )
 def test_start_date_forms(legacy, value, day):
     parsed = parse(config(start_date=value, legacy_local_time=legacy, project_timezone="America/Los_Angeles"))
@@ -279,3 +283,29 @@ def test_given_a_misspelt_required_field_then_the_error_names_the_field_and_the_
     assert message.startswith("Config field 'credentials': is missing.")
     assert "Config key 'credential' is not a field of this connector and is ignored. Did you mean 'credentials'?" in message
     assert SA_SECRET not in message
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("start_date", "2024-01-01T00:00:00+99:00"),
+        ("start_date", "2024-01-01T00:00:00-25:00"),
+        ("end_date", "9999-12-31T23:00:00-05:00"),
+        ("start_date", "2024-02-30"),
+        ("start_date", "2024-13-01T00:00:00Z"),
+    ],
+    ids=["offset-plus-99h", "offset-minus-25h", "year-9999-behind-utc", "february-30", "month-13"],
+)
+def test_given_an_impossible_date_then_the_config_error_names_that_field(field, value):
+    extra = {"start_date": "2024-01-01"} if field == "end_date" else {}
+    with pytest.raises(AirbyteTracedException) as raised:
+        parse(config(**{**extra, field: value}))
+    assert raised.value.failure_type == FailureType.config_error
+    assert raised.value.message.startswith(f"Config field '{field}':"), raised.value.message
+
+
+@pytest.mark.parametrize("field", ["date_window_days", "lookback_window_days", "request_timeout_seconds", "project_id"])
+def test_given_a_number_written_as_text_then_the_field_is_named_and_not_coerced(field):
+    with pytest.raises(AirbyteTracedException) as raised:
+        parse(config(**{field: "7"}))
+    assert raised.value.message.startswith(f"Config field '{field}':"), raised.value.message
