@@ -31,6 +31,7 @@ from integration_tests.builders import (
     run_process,
     run_read,
     utc_today,
+    warnings,
     write_files,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
@@ -39,9 +40,6 @@ from source_mixpanel_aep.jsonl import MAX_DEPTH
 DROP = object()
 TODAY = utc_today()
 
-
-def warnings(output):
-    return [message.log.message for message in output.logs if message.log.level == Level.WARN]
 
 
 def infos(output):

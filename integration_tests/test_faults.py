@@ -138,6 +138,10 @@ def test_given_a_server_that_never_recovers_when_run_as_a_command_then_exit_code
     assert errors and errors[0]["failure_type"] == "transient_error"
     assert "502" in errors[0]["message"] and f"{days[0]}..{days[1]}" in errors[0]["message"]
     assert not [m for m in messages if m["type"] == "RECORD"]
+    # The sync's last word is the outage, as an outage: never the CDK's generic config_error summary.
+    assert all(error["failure_type"] != "config_error" for error in errors)
+    assert errors[-1]["failure_type"] == "transient_error" and "502" in errors[-1]["message"]
+    assert "did not sync successfully" not in errors[-1]["message"]
 
 
 # --- Broken bodies: the whole window is read again ------------------------------------------

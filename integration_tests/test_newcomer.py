@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from airbyte_cdk.models import AirbyteMessageSerializer, FailureType, Level, Status
+from airbyte_cdk.models import AirbyteMessageSerializer, FailureType, Status
 
 from integration_tests.builders import (
     catalog_json,
@@ -24,14 +24,10 @@ from integration_tests.builders import (
     run_discover,
     run_process,
     run_read,
+    warnings,
     write_files,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
-
-
-def warnings(output):
-    return [message.log.message for message in output.logs if message.log.level == Level.WARN]
-
 
 # --- 1. Unknown config keys -------------------------------------------------------------------
 

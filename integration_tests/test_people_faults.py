@@ -20,6 +20,7 @@ from integration_tests.builders import (
     run_read,
     stream_records,
     stream_states,
+    warnings,
     write_files,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
@@ -47,9 +48,6 @@ def profile_ids(output):
 def pages_asked(fake):
     return [request.form.get("page", "0") for request in fake.requests if request.path == "/api/query/engage"]
 
-
-def warnings(output):
-    return [message.log.message for message in output.logs if message.log.level.name == "WARN"]
 
 
 def statuses(output, stream="profiles"):

@@ -36,6 +36,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .. import mapping
 from ..config import MixpanelConfig
 from ..jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, parse_lines, split_lines
+from ..logs import http_logger
 from ..record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .http import (
     READ_SETTINGS,
@@ -84,7 +85,7 @@ class ExportStream(Stream, CheckpointMixin):
         self._sleep = sleep
         self._backoff = backoff_strategy(settings)  # the same strategy paces re-reads of a broken-off window
         self.pacing = PacingBudget(on_wait=self._log_pacing)  # public: the benchmark paces a planned backfill through it
-        self._client = export_client(config, settings, self.logger, self.pacing, self._backoff)
+        self._client = export_client(config, settings, http_logger(self.logger), self.pacing, self._backoff)
         self._url = config.base_url + "/api/2.0/export"
         self._move_cursor(None)
         self._progress = Progress(total_days=0)
@@ -239,7 +240,7 @@ class ExportStream(Stream, CheckpointMixin):
             )
         yield progress.estimate_message(name)
 
-    def _request(self, window: Window, limit: Optional[int] = None, newest_day_refusal_is_midnight: bool = True) -> requests.Response:
+    def _request(self, window: Window, limit: Optional[int] = None, newest_day_refusal_is_midnight: bool = True, checking: bool = False) -> requests.Response:
         """One export request, through the CDK's HttpClient (retries, backoff, pacing, error table)."""
         params: Dict[str, Any] = {"from_date": window.start.isoformat(), "to_date": window.end.isoformat(), "time_in_ms": "true"}
         config = self._config
@@ -255,6 +256,8 @@ class ExportStream(Stream, CheckpointMixin):
         try:
             _, response = self._client.send_request("GET", self._url, request_kwargs=kwargs, headers=HEADERS, params=params)
         except AirbyteTracedException as error:  # the HttpClient's retries are used up, or the error table said stop
+            if checking:
+                raise self._check_failed(error) from None
             if error.failure_type == FailureType.config_error:
                 raise
             raise self._requests_failed(window, error) from None
@@ -298,10 +301,10 @@ class ExportStream(Stream, CheckpointMixin):
         """One tiny real request (the newest day Mixpanel has, limit=1) to prove credentials, project and host; raises on failure."""
         today = self._config.today(self._now())
         try:
-            self._request(Window(today, today), limit=1).close()
+            self._request(Window(today, today), limit=1, checking=True).close()
         except NotYetAtMixpanel:
             yesterday = today - dt.timedelta(days=1)
-            self._request(Window(yesterday, yesterday), limit=1, newest_day_refusal_is_midnight=False).close()
+            self._request(Window(yesterday, yesterday), limit=1, newest_day_refusal_is_midnight=False, checking=True).close()
 
     # --- messages ----------------------------------------------------------------------------
     def _log_pacing(self, seconds: float) -> None:
@@ -316,6 +319,13 @@ class ExportStream(Stream, CheckpointMixin):
             "otherwise leave legacy_local_time off."
         )
         return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+    def _check_failed(self, error: AirbyteTracedException) -> AirbyteTracedException:
+        """What `check` saw, in its own words: the error table's message, or the last answer before the retries ran out."""
+        said = error.message or ""
+        if said.startswith(("Exhausted available request attempts", "API rate limit exceeded")):  # the HttpClient's generic words
+            said = f"Could not check the connection: {last_failure(error)}."
+        return AirbyteTracedException(message=said, internal_message=error.internal_message, failure_type=error.failure_type or FailureType.transient_error)
 
     def _requests_failed(self, window: Window, error: AirbyteTracedException) -> AirbyteTracedException:
         message = (
