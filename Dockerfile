@@ -21,7 +21,7 @@ ARG PIP_EXTRA_INDEX_URL=""
 ARG PIP_TRUSTED_HOST=""
 
 WORKDIR /build
-COPY setup.py README.md main.py ./
+COPY setup.py README.md main.py constraints.txt ./
 COPY source_mixpanel_aep ./source_mixpanel_aep
 
 # An optional CA bundle for pip (e.g. behind a TLS-intercepting proxy) comes in as a
@@ -33,7 +33,7 @@ RUN --mount=type=secret,id=cacert \
     [ -n "$PIP_EXTRA_INDEX_URL" ] || unset PIP_EXTRA_INDEX_URL; \
     [ -n "$PIP_TRUSTED_HOST" ] || unset PIP_TRUSTED_HOST; \
     python -m venv /opt/venv; \
-    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/venv/bin/pip install --use-pep517 . ; \
+    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/venv/bin/pip install --use-pep517 -c constraints.txt . ; \
     test -x /opt/venv/bin/source-mixpanel-aep
 
 

@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: venv demo demo-incremental test unit integration bench bench-small image-test pyairbyte-test ci lint clean
 
-$(BIN)/.installed: setup.py pyproject.toml
+$(BIN)/.installed: setup.py pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[tests]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[tests]'
 	touch $@
 
 venv: $(BIN)/.installed
@@ -46,7 +46,7 @@ image-test: venv
 pyairbyte-test:
 	test -x .venv-pyairbyte/bin/python || $(PYTHON) -m venv .venv-pyairbyte
 	.venv-pyairbyte/bin/pip install --quiet --upgrade pip
-	.venv-pyairbyte/bin/pip install --quiet -e '.[tests]' 'airbyte>=0.71,<1'
+	.venv-pyairbyte/bin/pip install --quiet -c constraints.txt -e '.[tests]' 'airbyte>=0.71,<1'
 	.venv-pyairbyte/bin/python -m pytest -m heavy --durations=3 integration_tests/test_pyairbyte.py
 
 ci: test bench-small image-test pyairbyte-test

@@ -12,7 +12,7 @@ setup(
     packages=find_packages(include=["source_mixpanel_aep", "source_mixpanel_aep.*"]),
     package_data={"source_mixpanel_aep": ["spec.json", "schemas/*.json"]},
     install_requires=[
-        "airbyte-cdk>=7.0,<8",
+        "airbyte-cdk>=7.39,<8",  # what this range allows users; CI and the image install constraints.txt's one version
         "requests>=2.31",
         "pendulum>=3",
         "tzlocal>=5",  # CLDR's Windows timezone names -> IANA, for AEP's "Pacific Standard Time"

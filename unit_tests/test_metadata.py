@@ -171,3 +171,18 @@ def test_readme_config_table_gives_each_fields_type_and_default(name, field):
 
 if __name__ == "__main__":
     print(render_table())
+
+
+def test_the_cdk_ci_and_the_image_install_is_the_one_pinned_in_constraints_and_within_setup_pys_range():
+    from importlib.metadata import version
+
+    from packaging.specifiers import SpecifierSet
+
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if line and not line.startswith("#"))
+    pinned = pins["airbyte-cdk"]
+    assert version("airbyte-cdk") == pinned, "the venv's CDK is not the pinned one: `make` installs with -c constraints.txt"
+    setup_range = re.search(r'"airbyte-cdk([^"]+)"', (ROOT / "setup.py").read_text()).group(1)
+    assert pinned in SpecifierSet(setup_range)
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "constraints.txt" in dockerfile.split("COPY setup.py", 1)[1].splitlines()[0] and "-c constraints.txt" in dockerfile
+    assert "!constraints.txt" in (ROOT / ".dockerignore").read_text().splitlines()
