@@ -35,6 +35,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+from hashlib import blake2b
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import orjson
@@ -143,13 +144,9 @@ _SS = [f"{second:02d}." for second in range(60)]
 _MMM_Z = [f"{millis:03d}Z" for millis in range(1000)]
 
 
-def dedupe_id(name: Any, distinct_id: Any, time: Any, insert_id: Any) -> str:
-    """Mixpanel's dedupe key (event, distinct_id, time, $insert_id), as exported, as one stable hex digest."""
-    try:
-        key = orjson.dumps([name, distinct_id, time, insert_id])
-    except TypeError:  # an integer beyond 64 bits: the stdlib serialises it exactly
-        key = json.dumps([name, distinct_id, time, insert_id], separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(key, digest_size=16).hexdigest()
+def _stdlib_key(values: Any) -> bytes:
+    """The same JSON as orjson's, for an integer beyond 64 bits (the stdlib serialises it exactly)."""
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def content_id(raw: Dict[str, Any]) -> str:
@@ -226,6 +223,13 @@ def _assemble(raw: Dict[str, Any], name: str, ms: int, timestamp: str, rest: Dic
                 rest[raw_key] = value
     properties = raw["properties"]
     insert_id = properties.get("$insert_id")
-    record["_id"] = dedupe_id(raw["event"], properties.get("distinct_id"), properties.get("time"), insert_id) if insert_id else content_id(raw)
+    if insert_id:  # Mixpanel's dedupe key (event, distinct_id, time, $insert_id) as exported, one stable digest
+        try:
+            key = orjson.dumps([raw["event"], properties.get("distinct_id"), properties.get("time"), insert_id])
+        except TypeError:
+            key = _stdlib_key([raw["event"], properties.get("distinct_id"), properties.get("time"), insert_id])
+        record["_id"] = blake2b(key, digest_size=16).hexdigest()
+    else:
+        record["_id"] = content_id(raw)
     record["properties"] = rest
     return record

@@ -14,7 +14,7 @@ import logging
 import sys
 import tempfile
 from collections import Counter
-from typing import Any, BinaryIO, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, BinaryIO, Iterable, Iterator, List, Mapping, Optional, Union
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import is_platform_debug_log_enabled
@@ -62,7 +62,7 @@ class SourceEntrypoint(AirbyteEntrypoint):
         else:
             self.logger.setLevel(logging.INFO)
         source_spec = self.source.spec(self.logger)
-        counts: Counter[Tuple[str, Optional[str]]] = Counter()  # records since each stream's last STATE: its sourceStats
+        counts: Counter[str] = Counter()  # records since each stream's last STATE: its sourceStats (our streams have no namespace)
         failures: List[AirbyteErrorTraceMessage] = []
         check_memory = cdk_private.memory_check(self)
         to_string = self.airbyte_message_to_string
@@ -78,13 +78,13 @@ class SourceEntrypoint(AirbyteEntrypoint):
                 for message in self.source.read(self.logger, config, catalog, state):
                     if message.type is RECORD:
                         record = message.record
-                        counts[(record.stream, record.namespace)] += 1
+                        counts[record.stream] += 1
                         check_memory()
                         yield record_line(record.stream, record.data, record.emitted_at, record.namespace)
                         continue
                     if message.type is STATE and message.state.stream is not None:
                         descriptor = message.state.stream.stream_descriptor
-                        message.state.sourceStats = AirbyteStateStats(recordCount=float(counts.pop((descriptor.name, descriptor.namespace), 0)))
+                        message.state.sourceStats = AirbyteStateStats(recordCount=float(counts.pop(descriptor.name, 0)))
                     elif message.type is TRACE and message.trace.type == TraceType.ERROR:
                         failures.append(message.trace.error)
                     yield to_string(message)

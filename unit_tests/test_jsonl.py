@@ -3,6 +3,7 @@
 import gzip
 import os
 import random
+import re
 
 import pytest
 
@@ -13,6 +14,7 @@ from source_mixpanel_aep.jsonl import (
     TerminatedEarly,
     TruncatedBody,
     gunzip,
+    has_long_number,
     parse_lines,
     split_lines,
 )
@@ -281,3 +283,38 @@ def test_given_a_long_number_watch_then_huge_integers_stay_exact_wherever_the_ch
     [value] = [v for v in values if v["event"] == "big"]
     assert value["properties"]["n"] == number and isinstance(value["properties"]["n"], int)
     assert len(values) == len(lines)
+
+
+def _full_look(data: bytes) -> bool:
+    """The definition, the slow way: 19 or more ASCII digits in a row."""
+    return re.search(rb"[0-9]{19}", data) is not None
+
+
+LONG_NUMBER_CASES = {
+    "19 digits": b'{"n":1234567890123456789}',
+    "18 digits": b'{"n":123456789012345678}',
+    "20 digits at the start": b"12345678901234567890,",
+    "19 digits at the end": b"x" * 37 + b"1234567890123456789",
+    "timestamps and uuids only": b'{"time":1714521600123,"$insert_id":"935d87b1-00cd-41b7-be34-b9d98dd08b70","ms":1714521600123}',
+    "many 18-digit runs": b",".join([b"123456789012345678"] * 200),
+    "digit-dense, no long run": b",".join([b"1234567890"] * 500),
+    "digit-dense, one long run at the end": b",".join([b"1234567890"] * 500) + b",12345678901234567890",
+    "a negative below -2**63": b'{"k":-9223372036854775809}',
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("data", LONG_NUMBER_CASES.values(), ids=LONG_NUMBER_CASES.keys())
+@pytest.mark.parametrize("shift", range(7))
+def test_has_long_number_agrees_with_the_definition_at_every_alignment(data, shift):
+    shifted = b" " * shift + data
+    assert has_long_number(shifted) is _full_look(shifted)
+
+
+def test_has_long_number_agrees_with_the_definition_on_random_digit_soup():
+    import random
+
+    generator = random.Random(7)
+    for _ in range(2000):
+        data = bytes(generator.choice(b"0123456789 ,-a") for _ in range(generator.randint(0, 120)))
+        assert has_long_number(data) is _full_look(data), data

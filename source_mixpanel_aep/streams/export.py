@@ -162,9 +162,11 @@ class ExportStream(Stream, CheckpointMixin):
             if not limited:
                 yield from self._window_messages(Window.from_slice(stream_slice))
             else:  # a test read (connector builder, acceptance tests) that wants only a few records
+                taken = 0
                 for message in self._window_messages(Window.from_slice(stream_slice)):
                     yield message
-                    if message.type is RECORD and internal_config.is_limit_reached(self._progress.records_in_window):
+                    taken += message.type is RECORD
+                    if internal_config.is_limit_reached(taken):
                         break
             if state_manager is not None:
                 yield self._state_message(state_manager)
@@ -191,7 +193,7 @@ class ExportStream(Stream, CheckpointMixin):
         oversized_before = self._records.oversized
         for attempt in range(1, WINDOW_ATTEMPTS + 1):
             requested_at = self._now()
-            progress.records_in_window = 0
+            count = 0
             undelivered = self._undelivered.for_window(window)  # a re-read starts the window's list afresh
             try:
                 response = self._request(window)
@@ -209,22 +211,22 @@ class ExportStream(Stream, CheckpointMixin):
                     except unmappable as error:
                         undelivered.add(f"event #{index}", str(error))
                         continue
-                    progress.records_in_window += 1
+                    count += 1
                     # Positional: the protocol classes' generated __init__ takes them at half the cost of keywords (pinned in tests)
                     yield AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(name, record, clock() // 1_000_000))  # type: ignore[arg-type]
                 break
             except _BODY_FAILURES as error:
                 if attempt == WINDOW_ATTEMPTS:
-                    raise self._window_failed(window, error, progress.records_in_window) from None
+                    raise self._window_failed(window, error, count) from None
                 delay = self._backoff.delay(attempt)
                 self.logger.warning(
-                    f"Window {window.start}..{window.end}: read {attempt} broke off after {progress.records_in_window} records ({error}); "
+                    f"Window {window.start}..{window.end}: read {attempt} broke off after {count} records ({error}); "
                     f"reading the whole window again in {delay:.0f} s (records may repeat; dedupe on _id)."
                 )
                 self._sleep(delay)
             finally:
                 response.close()
-        count, seconds = progress.records_in_window, time.monotonic() - started
+        seconds = time.monotonic() - started
         self._move_cursor(max(filter(None, (self._cursor, window_cursor(window, self._config.read_timezone, requested_at)))))
         progress.add(window.days, count)
         self.logger.info(

@@ -29,7 +29,6 @@ class Progress:
         self.total_days = total_days
         self.days_done = 0
         self.records = 0
-        self.records_in_window = 0
 
     def add(self, days: int, records: int) -> None:
         self.days_done += days
