@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Iterable, Iterator, List, Mapping, Optional, U
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import is_platform_debug_log_enabled
-from airbyte_cdk.models import AirbyteErrorTraceMessage, AirbyteStateStats, ConnectorSpecification, FailureType, TraceType, Type
+from airbyte_cdk.models import AirbyteStateStats, ConnectorSpecification, FailureType, Type
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -28,9 +28,7 @@ from .logs import quiet_cdk_startup
 from .output import ProtocolWriter, record_line
 from .source import SourceMixpanelAep
 
-RECORD, STATE, TRACE = Type.RECORD, Type.STATE, Type.TRACE  # looked at per message: on Python 3.11 `Type.X` runs EnumType.__getattr__
-# The most serious kind wins when several streams failed: ours to fix, then an outage, then the user's.
-_SEVERITY = {FailureType.system_error: 3, FailureType.transient_error: 2, FailureType.config_error: 1}
+RECORD, STATE = Type.RECORD, Type.STATE  # looked at per message: on Python 3.11 `Type.X` runs EnumType.__getattr__
 
 
 class SourceEntrypoint(AirbyteEntrypoint):
@@ -43,8 +41,7 @@ class SourceEntrypoint(AirbyteEntrypoint):
       each STATE's sourceStats, queued messages - but a RECORD becomes its JSON line with orjson in
       one step (output.record_line, byte for byte the CDK's line, pinned by unit_tests/test_output.py).
       The CDK's route builds a dict copy of every record (serpyco), decodes the JSON to a str and a
-      writer encodes it back: 30k of the 130k instructions per event. A failed sync ends with the
-      streams' own message and failure type (failed_sync), not the CDK's generic config_error.
+      writer encodes it back: 30k of the 130k instructions per event.
     """
 
     @staticmethod
@@ -63,7 +60,6 @@ class SourceEntrypoint(AirbyteEntrypoint):
             self.logger.setLevel(logging.INFO)
         source_spec = self.source.spec(self.logger)
         counts: Counter[str] = Counter()  # records since each stream's last STATE: its sourceStats (our streams have no namespace)
-        failures: List[AirbyteErrorTraceMessage] = []
         check_memory = cdk_private.memory_check(self)
         to_string = self.airbyte_message_to_string
         try:
@@ -85,11 +81,7 @@ class SourceEntrypoint(AirbyteEntrypoint):
                     if message.type is STATE and message.state.stream is not None:
                         descriptor = message.state.stream.stream_descriptor
                         message.state.sourceStats = AirbyteStateStats(recordCount=float(counts.pop(descriptor.name, 0)))
-                    elif message.type is TRACE and message.trace.type == TraceType.ERROR:
-                        failures.append(message.trace.error)
                     yield to_string(message)
-        except AirbyteTracedException as summary:
-            raise failed_sync(summary, failures) from None
         finally:  # also on a failure: the state and logs queued so far reach the platform
             yield from self._queued()
 
@@ -98,22 +90,6 @@ class SourceEntrypoint(AirbyteEntrypoint):
         if repository is not None:
             for message in repository.consume_queue():
                 yield self.airbyte_message_to_string(message)
-
-
-def failed_sync(summary: AirbyteTracedException, failures: List[AirbyteErrorTraceMessage]) -> AirbyteTracedException:
-    """A failed sync's last word: the streams' own messages and the most serious of their failure types.
-
-    When a stream fails, the CDK emits that stream's error trace, then ends the sync by raising
-    "During the sync, the following streams did not sync successfully: ..." as a config_error,
-    which would tell Airbyte the user's config is wrong even for an outage. The sync still ends
-    with an error (exit code 1); only the words and the type of its last trace change.
-    """
-    if not failures:
-        return summary  # not the CDK's summary of stream failures: as it is
-    kind = max((failure.failure_type or FailureType.system_error for failure in failures), key=lambda kind: _SEVERITY.get(kind, 3))
-    names = ", ".join(sorted({failure.stream_descriptor.name for failure in failures if failure.stream_descriptor}))
-    said = " | ".join(failure.message for failure in failures)
-    return AirbyteTracedException(message=f"The sync failed ({names or 'a stream'}): {said}", internal_message=summary.message, failure_type=kind)
 
 
 def final_trace(error: Exception) -> AirbyteTracedException:

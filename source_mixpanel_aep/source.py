@@ -7,9 +7,16 @@ verb, through run.SourceEntrypoint.validate_connection, so a mistake's message n
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Mapping, MutableMapping, Optional, Tuple
+from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 
-from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConnectorSpecification, Status
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    ConnectorSpecification,
+    Status,
+)
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -21,6 +28,7 @@ from .streams.cohorts import CohortMembersStream, CohortsStream
 from .streams.http import CHECK_SETTINGS
 from .streams.profiles import ProfilesStream
 from .streams.query import QueryBudget
+from .sync import read_streams
 
 
 class SourceMixpanelAep(AbstractSource):
@@ -54,6 +62,12 @@ class SourceMixpanelAep(AbstractSource):
         except AirbyteTracedException as error:
             return False, error.message
         return True, None
+
+    def read(
+        self, logger: logging.Logger, config: Mapping[str, Any], catalog: ConfiguredAirbyteCatalog, state: Optional[List[AirbyteStateMessage]] = None
+    ) -> Iterator[AirbyteMessage]:
+        """The sync loop (sync.read_streams): the CDK's, without its per-record work, ending a failed sync honestly."""
+        return read_streams(self, logger, config, catalog, state)
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         """Called once by discover and once by read: each warns about unknown config keys there."""
