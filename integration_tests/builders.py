@@ -215,6 +215,11 @@ def cursors(output: EntrypointOutput) -> List[str]:
     return [message.state.stream.stream_state.timestamp for message in output.state_messages]
 
 
+def infos(output: EntrypointOutput) -> List[str]:
+    """Every INFO log line's message, in order."""
+    return [message.log.message for message in output.logs if message.log.level.name == "INFO"]
+
+
 def warnings(output: EntrypointOutput) -> List[str]:
     """Every WARN log line's message, in order."""
     return [message.log.message for message in output.logs if message.log.level.name == "WARN"]

@@ -3,6 +3,7 @@ refused at midnight is "not yet", not a config error (issue 9, items 3 and 5). T
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import time
 
@@ -96,7 +97,7 @@ def test_given_bad_credentials_when_check_then_it_says_so(tmp_path, status_code)
 
 
 def test_given_mixpanel_is_still_on_yesterday_when_read_then_it_reads_up_to_yesterday_warns_once_and_keeps_the_cursor_honest(sleeps):
-    yesterday = utc_today() - __import__("datetime").timedelta(days=1)
+    yesterday = utc_today() - dt.timedelta(days=1)
     days = days_back(3, end=yesterday)
     with FakeMixpanel(events_per_day=4, days=days, today=yesterday) as fake:  # Mixpanel's today is our yesterday
         output = run_read(config(fake.url, start_date=str(days[0]), date_window_days=2))
@@ -109,7 +110,7 @@ def test_given_mixpanel_is_still_on_yesterday_when_read_then_it_reads_up_to_yest
 
 
 def test_given_only_the_newest_day_to_read_when_mixpanel_refuses_it_then_nothing_is_read_and_the_cursor_stays(sleeps):
-    yesterday = utc_today() - __import__("datetime").timedelta(days=1)
+    yesterday = utc_today() - dt.timedelta(days=1)
     cursor = f"{yesterday}T23:59:59.999Z"
     with FakeMixpanel(events_per_day=4, days=[yesterday], today=yesterday) as fake:
         output = run_read(config(fake.url, start_date=str(utc_today()), lookback_window_days=0), state_value={"timestamp": cursor})
@@ -128,7 +129,7 @@ def test_given_an_older_day_refused_when_read_then_it_is_a_config_error_about_th
 
 
 def test_given_mixpanel_on_yesterday_when_check_then_it_succeeds(tmp_path):
-    yesterday = utc_today() - __import__("datetime").timedelta(days=1)
+    yesterday = utc_today() - dt.timedelta(days=1)
     with FakeMixpanel(events_per_day=1, days=[yesterday], today=yesterday) as fake:
         status, _ = check_as_a_command(tmp_path, config(fake.url))
     assert status["status"] == "SUCCEEDED", status
@@ -144,3 +145,16 @@ def test_given_a_failed_read_as_a_command_then_the_last_trace_is_the_streams_own
     assert done.returncode == 1
     assert errors[-1]["failure_type"] == "config_error" and "403" in errors[-1]["message"] and "project_id" in errors[-1]["message"]
     assert "did not sync successfully" not in errors[-1]["message"]
+
+
+@pytest.mark.parametrize("legacy", [True, False], ids=["legacy-los-angeles", "utc"])
+def test_given_a_start_date_time_without_an_offset_when_read_then_that_day_is_asked_for_as_written(sleeps, legacy):
+
+
+    day = utc_today() - dt.timedelta(days=3)
+    with FakeMixpanel(events_per_day=1, days=[day], project_timezone="America/Los_Angeles" if legacy else "UTC") as fake:
+        cfg = config(fake.url, start_date=f"{day}T00:00:00", end_date=str(day), legacy_local_time=legacy, project_timezone="America/Los_Angeles")
+        output = run_read(cfg)
+        asked = [(request.params.get("from_date"), request.params.get("to_date")) for request in fake.requests if request.path.endswith("/export")]
+    assert output.exit_code == 0, error_messages(output)
+    assert asked == [(str(day), str(day))]  # was the day before in legacy mode: the time was taken as UTC, then moved to Los Angeles

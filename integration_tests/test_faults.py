@@ -31,11 +31,13 @@ from integration_tests.builders import (
     cursors,
     days_back,
     event_ids,
+    infos,
     ordered_ids,
     protocol_lines,
     record_data,
     run_process,
     run_read,
+    warnings,
     write_files,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel, generate_events
@@ -73,6 +75,8 @@ def test_given_429_with_retry_after_when_read_then_waits_that_long_and_delivers_
     assert ordered_ids(output) == expected
     assert sleeps.http == [8.0, 8.0]  # Retry-After, plus the CDK's extra second
     assert not output.errors and sleeps.window == []
+    assert [line for line in infos(output) if line.startswith("Retry ")][0].startswith("Retry 1 of 6: Mixpanel answered HTTP 429")
+    assert "Retry-After 7 s; trying again in 8 s." in [line for line in infos(output) if line.startswith("Retry ")][0]
 
 
 def test_given_429_without_retry_after_when_read_then_backs_off_exponentially_and_delivers_every_event(sleeps):
@@ -86,7 +90,7 @@ def test_given_429_without_retry_after_when_read_then_backs_off_exponentially_an
     assert not output.errors
 
 
-@pytest.mark.parametrize("status", [500, 502, 503])
+@pytest.mark.parametrize("status", [500, 502, 503, 408, 425])  # 408 request timeout, 425 too early: retried too
 def test_given_5xx_a_few_times_when_read_then_retried_and_every_event_delivered_once(sleeps, status):
     days, server = two_days()
     with server as fake:
@@ -97,6 +101,9 @@ def test_given_5xx_a_few_times_when_read_then_retried_and_every_event_delivered_
     assert ordered_ids(output) == expected
     assert sleeps.http == [6.0, 11.0, 21.0]
     assert not output.errors and len(cursors(output)) == 1
+    retries = [line for line in infos(output) if line.startswith("Retry ")]
+    assert retries == [f"Retry {n} of 6: Mixpanel answered HTTP {status} (<html>upstream trouble</html>); trying again in {wait} s." for n, wait in ((1, 6), (2, 11), (3, 21))]
+    assert not [line for line in infos(output) + warnings(output) if "Rate limit exceeded" in line]  # the CDK's line said "rate limit" for a 5xx
 
 
 @pytest.mark.parametrize("status", [503, 429])
@@ -142,6 +149,26 @@ def test_given_a_server_that_never_recovers_when_run_as_a_command_then_exit_code
     assert all(error["failure_type"] != "config_error" for error in errors)
     assert errors[-1]["failure_type"] == "transient_error" and "502" in errors[-1]["message"]
     assert "did not sync successfully" not in errors[-1]["message"]
+
+
+def test_given_a_host_that_never_answered_when_read_as_a_command_then_it_fails_at_once_naming_the_host_and_settings(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nobody listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    files = write_files(tmp_path, config=config(f"http://127.0.0.1:{port}", start_date=str(days_back(2)[0])), catalog=catalog_json())
+    started = time.monotonic()
+    done = run_process(["read", "--config", files["config"], "--catalog", files["catalog"]], timeout=120)
+    seconds = time.monotonic() - started
+    messages = protocol_lines(done.stdout)
+    errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"]
+    logs = [m["log"]["message"] for m in messages if m["type"] == "LOG"]
+    assert done.returncode == 1 and errors[-1]["failure_type"] == "transient_error"
+    assert "Could not connect to 127.0.0.1 (connection refused)" in errors[-1]["message"] and "base_url" in errors[-1]["message"]
+    assert not [line for line in logs if line.startswith("Retry ")]  # not minutes of backoff against a host that never answered
+    assert seconds < 30  # it was 3 min 22 s
 
 
 # --- Broken bodies: the whole window is read again ------------------------------------------

@@ -16,12 +16,18 @@ CDK_LOGGER = "airbyte"
 
 
 class _DropMemoryMonitorStartup(logging.Filter):
+    """Also drops the CDK's retry line, `UserDefinedBackoffException: Rate limit exceeded (HTTP 500). Retrying in 6 s`, which
+    says "rate limit" for every retry, a refused connection or a 500 alike: the connector logs its own line for each retry,
+    saying what happened (streams/http.py, ExportBackoffStrategy.backoff_time)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.module == "rate_limiting" and str(record.msg).startswith("UserDefinedBackoffException: Rate limit exceeded"):
+            return False
         return not (record.module == "memory_monitor" and record.funcName == "__init__" and record.levelno <= logging.INFO)
 
 
 def quiet_cdk_startup() -> None:
-    """Silence the CDK's `MemoryMonitor instantiated ...` INFO line; idempotent."""
+    """Silence the CDK's `MemoryMonitor instantiated ...` INFO line and its misleading retry line; idempotent."""
     logger = logging.getLogger(CDK_LOGGER)
     if not any(isinstance(existing, _DropMemoryMonitorStartup) for existing in logger.filters):
         logger.addFilter(_DropMemoryMonitorStartup())

@@ -277,3 +277,18 @@ def basic(user, password):
 )
 def test_authenticator_builds_the_authorization_header(credentials, header):
     assert authorization(credentials) == header
+
+
+def test_given_a_refused_connection_before_any_answer_then_it_fails_at_once_naming_the_host():
+    fresh = ExportErrorHandler(PROJECT_ID, "UTC", False, host="proxy.example.com")
+    refused = requests.ConnectionError("HTTPSConnectionPool(host='proxy.example.com', port=443): ([Errno 111] Connection refused)")
+    resolution = fresh.interpret_response(refused)
+    assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.transient_error)
+    assert "Could not connect to proxy.example.com (connection refused)" in resolution.error_message and "base_url" in resolution.error_message
+
+
+def test_given_a_host_that_answered_before_when_a_connection_is_refused_then_it_is_retried():
+    answered = ExportErrorHandler(PROJECT_ID, "UTC", False, host="data.mixpanel.com")
+    answered.interpret_response(response(200, b""))
+    refused = requests.ConnectionError("([Errno 111] Connection refused)")
+    assert answered.interpret_response(refused).response_action == ResponseAction.RETRY

@@ -83,7 +83,7 @@ class ExportStream(Stream, CheckpointMixin):
         self._records = record_format(config.output_format, config.xdm)  # flat or XDM: the one place the shape is chosen
         self._now = now
         self._sleep = sleep
-        self._backoff = backoff_strategy(settings)  # the same strategy paces re-reads of a broken-off window
+        self._backoff = backoff_strategy(settings, http_logger(self.logger))  # the same strategy paces re-reads of a broken-off window
         self.pacing = PacingBudget(on_wait=self._log_pacing)  # public: the benchmark paces a planned backfill through it
         self._client = export_client(config, settings, http_logger(self.logger), self.pacing, self._backoff)
         self._url = config.base_url + "/api/2.0/export"

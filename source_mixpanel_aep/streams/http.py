@@ -104,17 +104,33 @@ def export_client(config: MixpanelConfig, settings: HttpSettings, logger: loggin
     return HttpClient(
         name="events",
         logger=logger,
-        error_handler=ExportErrorHandler(config.project_id, config.project_timezone, config.legacy_local_time, settings),
+        error_handler=ExportErrorHandler(config.project_id, config.project_timezone, config.legacy_local_time, settings, host=urlsplit(config.base_url).hostname),
         api_budget=budget,  # type: ignore[arg-type]  # the HttpClient only calls acquire_call/update_from_response
         authenticator=authenticator(config.credentials),
         backoff_strategy=backoff,
     )
 
 
-def backoff_strategy(settings: HttpSettings) -> "ExportBackoffStrategy":
+def backoff_strategy(settings: HttpSettings, logger: Optional[logging.Logger] = None) -> "ExportBackoffStrategy":
     """A read honours a Retry-After of up to half an hour; `check` never waits longer than its own cap."""
     retry_after_cap = settings.max_time_seconds if settings.wait_out_rate_limits else settings.backoff_cap_seconds
-    return ExportBackoffStrategy(cap_seconds=settings.backoff_cap_seconds, retry_after_cap_seconds=retry_after_cap)
+    return ExportBackoffStrategy(
+        cap_seconds=settings.backoff_cap_seconds, retry_after_cap_seconds=retry_after_cap, logger=logger, max_retries=settings.max_retries
+    )
+
+
+def what_happened(response_or_exception: Any) -> str:
+    """One request's failure in a few words: HTTP status and the server's short text, or the connection error."""
+    if isinstance(response_or_exception, requests.Response):
+        said = error_text(response_or_exception)
+        retry_after = response_or_exception.headers.get("Retry-After")
+        return (f"Mixpanel answered HTTP {response_or_exception.status_code}" + (f" ({said[:120]})" if said else "")
+                + (f", Retry-After {retry_after} s" if retry_after else ""))
+    if isinstance(response_or_exception, requests.exceptions.Timeout):
+        return f"Mixpanel did not answer in time ({_reason(response_or_exception)})"
+    if isinstance(response_or_exception, Exception):
+        return f"the connection failed ({_reason(response_or_exception)})"
+    return "no answer"
 
 
 def is_future_day_refusal(response: requests.Response) -> bool:
@@ -136,11 +152,15 @@ def error_text(response: requests.Response) -> str:
 class ExportErrorHandler(ErrorHandler):
     """Status or exception -> what to do and what to tell the user (the Singer tap's error table, extended)."""
 
-    def __init__(self, project_id: Optional[int], project_timezone: str, legacy_local_time: bool, settings: HttpSettings = READ_SETTINGS):
+    def __init__(
+        self, project_id: Optional[int], project_timezone: str, legacy_local_time: bool, settings: HttpSettings = READ_SETTINGS, host: Optional[str] = None
+    ):
         self._project_id = project_id
         self._timezone = project_timezone
         self._legacy = legacy_local_time
         self._settings = settings
+        self._host = host
+        self._host_answered = False  # a refused connection or DNS failure is worth minutes of backoff only from a host that answered before
 
     @property
     def max_retries(self) -> Optional[int]:
@@ -152,9 +172,12 @@ class ExportErrorHandler(ErrorHandler):
 
     def interpret_response(self, response: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         if isinstance(response, Exception):
+            if not self._host_answered and is_unreachable(response):
+                return self._never_answered(response)
             return exception_resolution(response)
         if response is None:
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, "No response from Mixpanel.")
+        self._host_answered = True
         status = response.status_code
         if status == 200:
             return ErrorResolution(ResponseAction.SUCCESS)
@@ -179,6 +202,15 @@ class ExportErrorHandler(ErrorHandler):
             )
             return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, message)
         return ErrorResolution(ResponseAction.FAIL, FailureType.config_error, self.user_message(status, error_text(response)))
+
+    def _never_answered(self, error: Exception) -> ErrorResolution:
+        """The host has not answered once in this run: a wrong host or port, or no network. Said at once, not after minutes."""
+        message = (
+            f"Could not connect to {self._host or 'Mixpanel'} ({_reason(error)}); it has not answered once in this run, so the "
+            "connector does not spend minutes retrying. Check base_url (or region, which picks the host) and that this machine "
+            "can reach that host (DNS, firewall, proxy). Run the sync again once it is reachable."
+        )
+        return ErrorResolution(ResponseAction.FAIL, FailureType.transient_error, message)
 
     def user_message(self, status: int, said: str) -> str:
         lowered = said.lower()
@@ -216,6 +248,16 @@ def exception_resolution(error: Exception) -> ErrorResolution:
     return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Could not reach Mixpanel ({_reason(error)}). Check region/base_url and the network.")
 
 
+def is_unreachable(error: Exception) -> bool:
+    """No connection at all (refused, DNS, no route): not a timeout, a reset or a TLS failure of a host that was reached."""
+    return (
+        isinstance(error, requests.exceptions.ConnectionError)
+        and not isinstance(error, (requests.exceptions.SSLError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError))
+        and any(marker in str(error) for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
+                                                     "No route to host", "Network is unreachable", "nodename nor servname"))
+    )
+
+
 def _reason(error: BaseException) -> str:
     """The innermost cause's words, without the URL (it may carry a proxy's password) or the request."""
     text = str(error)
@@ -242,12 +284,29 @@ def last_failure(error: BaseException) -> str:
 class ExportBackoffStrategy(BackoffStrategy):
     """Retry-After when the server gives one; otherwise bounded exponential backoff."""
 
-    def __init__(self, base_seconds: float = BACKOFF_BASE_SECONDS, cap_seconds: float = BACKOFF_CAP_SECONDS, retry_after_cap_seconds: float = MAX_RETRY_SECONDS):
+    def __init__(
+        self,
+        base_seconds: float = BACKOFF_BASE_SECONDS,
+        cap_seconds: float = BACKOFF_CAP_SECONDS,
+        retry_after_cap_seconds: float = MAX_RETRY_SECONDS,
+        logger: Optional[logging.Logger] = None,
+        max_retries: int = MAX_RETRIES,
+    ):
         self._base = base_seconds
         self._cap = cap_seconds
         self._retry_after_cap = retry_after_cap_seconds
+        self._logger = logger
+        self._max_retries = max_retries
 
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
+        """The wait before the next try; the retry line a user reads is logged here, once per retry, saying what happened."""
+        seconds = self._wait(response_or_exception, attempt_count)
+        if self._logger is not None:
+            # The CDK's HttpClient sleeps this plus 1 s; its own line ("Rate limit exceeded") is dropped (logs.py).
+            self._logger.info(f"Retry {attempt_count} of {self._max_retries}: {what_happened(response_or_exception)}; trying again in {seconds + 1:.0f} s.")
+        return seconds
+
+    def _wait(self, response_or_exception: Any, attempt_count: int) -> float:
         if isinstance(response_or_exception, requests.Response):
             retry_after = response_or_exception.headers.get("Retry-After")
             if retry_after:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import requests
@@ -166,10 +166,11 @@ class QueryStream(HttpStream):
     def get_error_handler(self) -> QueryErrorHandler:
         config = self._config
         settings = dataclasses.replace(READ_SETTINGS, max_retries=self._max_retries)
-        return QueryErrorHandler(config.project_id, config.project_timezone, config.legacy_local_time, settings, auth_type=config.credentials.auth_type)
+        host = urlsplit(config.query_base_url).hostname
+        return QueryErrorHandler(config.project_id, config.project_timezone, config.legacy_local_time, settings, host=host, auth_type=config.credentials.auth_type)
 
     def get_backoff_strategy(self) -> ExportBackoffStrategy:
-        return backoff_strategy(READ_SETTINGS)
+        return backoff_strategy(dataclasses.replace(READ_SETTINGS, max_retries=self._max_retries), self.logger)
 
     # --- Engage paging -----------------------------------------------------------------------
     def engage_body(self, next_page_token: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
