@@ -18,6 +18,7 @@ from integration_tests.builders import (
     config,
     days_back,
     event_ids,
+    infos,
     ordered_ids,
     protocol_lines,
     run_check,
@@ -123,3 +124,16 @@ def test_given_state_lines_mixed_with_records_when_read_then_a_config_error_says
     assert error.trace.error.failure_type == FailureType.config_error
     assert "not all STATE messages (also: RECORD)" in error.trace.error.message and "grep" in error.trace.error.message
     assert fake.requests == []
+
+
+# --- 10. Only real pacing waits are logged --------------------------------------------------------
+
+
+def test_given_many_quick_windows_when_read_then_only_real_pacing_waits_are_logged():
+    days = days_back(12)
+    with FakeMixpanel(events_per_day=1, days=days) as fake:
+        output = run_read(config(fake.url, start_date=str(days[0]), date_window_days=1))
+    assert output.exit_code == 0 and len(ordered_ids(output)) == 12
+    pacing = [line for line in infos(output) if line.startswith("Pacing: waiting")]
+    assert pacing, "12 requests in well under 4 s must be paced at 3/second"
+    assert all(float(line.split()[2]) >= 0.1 for line in pacing), pacing  # was 'Pacing: waiting 0.0 s' for waits too short to notice
