@@ -31,6 +31,8 @@ NAMESPACE_INFO = {  # identity key -> (namespace name, idType, description)
 
 def _field_definition(field: Field) -> Dict[str, Any]:
     definition: Dict[str, Any] = {"title": field.title, "description": field.description, "type": field.xdm_type}
+    if field.format:
+        definition["format"] = field.format
     if field.xdm_type == "integer":  # with this range the Schema Registry makes it a long
         definition.update(minimum=-XDM_LONG_MAX, maximum=XDM_LONG_MAX)
     return definition
