@@ -7,8 +7,9 @@
 
 Prints, from the connector's own config (the tenant, identity_namespaces and xdm_fields a sync
 uses), the JSON payloads to POST in order: the custom identity namespaces, the field group, the
-schema and the primary identity descriptor (see README, *Into Adobe Experience Platform*). They
-come from the same field table as the records (`xdm.py`), so they cannot disagree with them.
+schema and the primary identity descriptor for events, then the field group, schema and primary
+identity descriptor for profiles (see README, *Into Adobe Experience Platform*). They come from the
+same tables as the records (`xdm.py`, `xdm_profiles.py`), so they cannot disagree with them.
 `--part field_group` (etc.) prints one payload alone, ready for `curl -d @-`.
 
 `jsonl`: a `read`'s output (Airbyte messages on stdin) -> the records alone, one bare JSON object
@@ -32,15 +33,16 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .config import parse_config
 from .xdm_payloads import FIELD_GROUP_ID, SCHEMA_ID, all_payloads
+from .xdm_profile_payloads import PROFILE_FIELD_GROUP_ID, PROFILE_SCHEMA_ID, profile_payloads
 
-PARTS = ("identity_namespaces", "field_group", "schema", "identity_descriptor")
+PARTS = ("identity_namespaces", "field_group", "schema", "identity_descriptor", "profile_field_group", "profile_schema", "profile_identity_descriptor")
 DEFAULT_MAX_FILE_MB = 250  # AEP's batch ingestion takes files up to 256 MB: a margin for MB vs MiB
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="source-mixpanel-aep-xdm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    schema = commands.add_parser("schema", help="print the identity namespaces, field group, schema and identity descriptor to create in AEP")
+    schema = commands.add_parser("schema", help="print the identity namespaces, field groups, schemas and identity descriptors (events, profiles) to create in AEP")
     schema.add_argument("--config", required=True, type=Path, help="the connector's config.json (xdm_tenant_id is required)")
     schema.add_argument("--part", choices=PARTS, help="print only this payload")
     jsonl = commands.add_parser("jsonl", help="turn a read's output (stdin) into bare-record JSONL files for AEP's batch ingestion")
@@ -60,11 +62,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except AirbyteTracedException as error:
         print(error.message, file=sys.stderr)
         return 1
-    payloads = all_payloads(config.xdm)  # type: ignore[arg-type]  # always set for output_format "xdm"
+    payloads = {**all_payloads(config.xdm), **profile_payloads(config.xdm)}  # type: ignore[arg-type]  # always set for output_format "xdm"
     print(json.dumps(payloads[args.part] if args.part else payloads, indent=2, ensure_ascii=False))
     if not args.part:
-        print(f"Replace {FIELD_GROUP_ID} with the field group's $id and {SCHEMA_ID} with the schema's $id from the answers to their POSTs.",
-              file=sys.stderr)
+        print(f"Replace {FIELD_GROUP_ID} with the field group's $id and {SCHEMA_ID} with the schema's $id from the answers to their POSTs "
+              f"(for profiles: {PROFILE_FIELD_GROUP_ID} and {PROFILE_SCHEMA_ID}).", file=sys.stderr)
     return 0
 
 

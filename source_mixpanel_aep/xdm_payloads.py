@@ -29,7 +29,7 @@ NAMESPACE_INFO = {  # identity key -> (namespace name, idType, description)
 }
 
 
-def _field_definition(field: Field) -> Dict[str, Any]:
+def field_definition(field: Field) -> Dict[str, Any]:
     definition: Dict[str, Any] = {"title": field.title, "description": field.description, "type": field.xdm_type}
     if field.format:
         definition["format"] = field.format
@@ -40,7 +40,7 @@ def _field_definition(field: Field) -> Dict[str, Any]:
 
 def tenant_object(settings: XdmSettings) -> Dict[str, Any]:
     """The `_<tenant>` object as the field group declares it: every field, then the `properties` map."""
-    properties = {field.name: _field_definition(field) for field in settings.all_fields}
+    properties = {field.name: field_definition(field) for field in settings.all_fields}
     properties[PROPERTIES_FIELD] = {
         "title": "Other Mixpanel properties",
         "description": "Every other property of the event under its original name; values that are not strings as compact JSON text.",
@@ -111,11 +111,11 @@ def all_payloads(settings: XdmSettings) -> Dict[str, Any]:
 
 
 # --- the Airbyte stream schema (discover) ---------------------------------------------------------------
-def _json_schema_of(definition: Dict[str, Any]) -> Dict[str, Any]:
+def json_schema_of(definition: Dict[str, Any]) -> Dict[str, Any]:
     """A field group definition as plain JSON schema: Schema Registry's `meta:`/`title` keys dropped, no extra keys allowed."""
     plain = {key: copy.deepcopy(value) for key, value in definition.items() if not key.startswith("meta:") and key != "title"}
     if "properties" in plain:
-        plain["properties"] = {name: _json_schema_of(child) for name, child in plain["properties"].items()}
+        plain["properties"] = {name: json_schema_of(child) for name, child in plain["properties"].items()}
         plain["additionalProperties"] = False
     return plain
 
@@ -153,6 +153,6 @@ def record_json_schema(settings: XdmSettings) -> Dict[str, Any]:
                           "description": "XDM timestamp: the true UTC instant, ISO 8601 with milliseconds."},
             "eventType": {"type": "string", "minLength": 1, "description": "The Mixpanel event's name."},
             "identityMap": IDENTITY_MAP_SCHEMA,
-            settings.tenant_key: _json_schema_of(tenant_object(settings)),
+            settings.tenant_key: json_schema_of(tenant_object(settings)),
         },
     }
