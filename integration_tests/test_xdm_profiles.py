@@ -8,10 +8,25 @@ compared with a flat read of the same fake.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 
 from airbyte_cdk.models import SyncMode
 
-from integration_tests.builders import config, run_discover, run_read, states, stream_records, stream_states
+from integration_tests.builders import (
+    REPO,
+    catalog_json,
+    config,
+    connector_command,
+    days_back,
+    run_discover,
+    run_read,
+    states,
+    stream_records,
+    stream_states,
+    write_files,
+)
 from integration_tests.fake_mixpanel import FakeMixpanel
 from integration_tests.fake_mixpanel.people import generated_profile, last_seen_of
 from source_mixpanel_aep.config import parse_config
@@ -99,3 +114,23 @@ def test_given_xdm_output_and_a_full_refresh_catalog_then_every_profile_is_read_
         cfg = config(fake.url, **XDM)
         output = run_read(cfg, streams=["profiles"], sync_mode=SyncMode.full_refresh, raw_state=states(profiles={"last_seen": "2030-01-01T00:00:00Z"}))
     assert len(valid(cfg, xdm_profiles(output))) == 47
+
+
+def test_given_a_read_of_events_and_profiles_when_split_with_jsonl_per_stream_then_each_file_set_holds_only_its_valid_records(tmp_path):
+    """README's batch path for both datasets, as processes: read | source-mixpanel-aep-xdm jsonl --stream profiles (and events)."""
+    days = days_back(1)
+    with people_fake(events_per_day=4, days=days) as fake:
+        cfg = config(fake.url, **XDM, start_date=str(days[0]))
+        paths = write_files(tmp_path, config=cfg, catalog=catalog_json(SyncMode.full_refresh, streams=["events", "profiles"]))
+        read = subprocess.run(connector_command("read", "--config", paths["config"], "--catalog", paths["catalog"]), cwd=REPO,
+                              capture_output=True, timeout=120)
+    assert read.returncode == 0, read.stderr[-2000:]
+    lines = {}
+    for stream in ("profiles", "events"):
+        split = subprocess.run([sys.executable, "-m", "source_mixpanel_aep.xdm_command", "jsonl", "--out-dir", str(tmp_path / stream),
+                                "--prefix", stream, "--stream", stream], cwd=REPO, input=read.stdout, capture_output=True, timeout=120)
+        assert split.returncode == 0, split.stderr[-2000:]
+        lines[stream] = [json.loads(line) for path in sorted((tmp_path / stream).glob(f"{stream}-*.jsonl")) for line in path.read_text().splitlines()]
+    assert len(lines["profiles"]) == 47 and len(lines["events"]) == 4
+    valid(cfg, lines["profiles"])
+    assert all("eventType" in record for record in lines["events"]) and not any("eventType" in record for record in lines["profiles"])

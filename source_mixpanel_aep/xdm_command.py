@@ -12,8 +12,9 @@ identity descriptor for profiles (see README, *Into Adobe Experience Platform*).
 same tables as the records (`xdm.py`, `xdm_profiles.py`), so they cannot disagree with them.
 `--part field_group` (etc.) prints one payload alone, ready for `curl -d @-`.
 
-`jsonl`: a `read`'s output (Airbyte messages on stdin) -> the records alone, one bare JSON object
-per line (what AEP's batch ingestion reads), in files under AEP's 256 MB per-file limit. A read
+`jsonl`: a `read`'s output (Airbyte messages on stdin) -> the records alone (of one stream with
+`--stream`), one bare JSON object per line (what AEP's batch ingestion reads), in files under AEP's
+256 MB per-file limit. A read
 that failed (an ERROR trace) makes it exit 1, so a partial export is not uploaded unnoticed.
 
 The config is checked by the connector's `parse_config` as if output_format were "xdm": a mistake
@@ -48,10 +49,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     jsonl = commands.add_parser("jsonl", help="turn a read's output (stdin) into bare-record JSONL files for AEP's batch ingestion")
     jsonl.add_argument("--out-dir", required=True, type=Path, help="directory for the files (created if missing)")
     jsonl.add_argument("--prefix", default="events", help="file name prefix: <prefix>-00001.jsonl, ... (default events)")
+    jsonl.add_argument("--stream", help="only this stream's records (events and profiles go to different datasets); default: every record")
     jsonl.add_argument("--max-file-mb", type=float, default=DEFAULT_MAX_FILE_MB, help=f"largest file, in 10^6 bytes (default {DEFAULT_MAX_FILE_MB})")
     args = parser.parse_args(argv)
     if args.command == "jsonl":
-        return _jsonl(sys.stdin.buffer, args.out_dir, args.prefix, int(args.max_file_mb * 1_000_000))
+        return _jsonl(sys.stdin.buffer, args.out_dir, args.prefix, int(args.max_file_mb * 1_000_000), args.stream)
     try:
         raw = json.loads(args.config.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -70,7 +72,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def _jsonl(messages: BinaryIO, out_dir: Path, prefix: str, max_bytes: int) -> int:
+def _jsonl(messages: BinaryIO, out_dir: Path, prefix: str, max_bytes: int, stream: Optional[str] = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     files: List[Tuple[Path, int, int]] = []  # (path, records, bytes)
     current: Optional[BinaryIO] = None
@@ -81,7 +83,7 @@ def _jsonl(messages: BinaryIO, out_dir: Path, prefix: str, max_bytes: int) -> in
         message = json.loads(line)  # the stdlib: integers of any size stay exact
         if message.get("type") == "TRACE" and (message.get("trace") or {}).get("error"):
             errors.append(message["trace"]["error"].get("message", "an error"))
-        if message.get("type") != "RECORD":
+        if message.get("type") != "RECORD" or (stream is not None and message["record"].get("stream") != stream):
             continue
         record = _compact(message["record"]["data"]) + b"\n"
         if current is None or (files[-1][2] and files[-1][2] + len(record) > max_bytes):
