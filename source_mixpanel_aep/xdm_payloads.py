@@ -64,14 +64,20 @@ def identity_namespaces(settings: XdmSettings) -> List[Dict[str, Any]]:
 
 
 def field_group(settings: XdmSettings) -> Dict[str, Any]:
+    return tenant_field_group(settings, f"Mixpanel events ({settings.tenant_key})",
+                              "Mixpanel raw events as source-mixpanel-aep writes them: AEP's Mixpanel source fields, "
+                              "promoted properties, and every other property in a map.", EXPERIENCE_EVENT, DEFINITION, tenant_object(settings))
+
+
+def tenant_field_group(settings: XdmSettings, title: str, description: str, extends: str, definition: str, tenant: Dict[str, Any]) -> Dict[str, Any]:
+    """A field group of one definition holding the `_<tenant>` object, for the class `extends` (events' or profiles')."""
     return {
-        "title": f"Mixpanel events ({settings.tenant_key})",
-        "description": "Mixpanel raw events as source-mixpanel-aep writes them: AEP's Mixpanel source fields, "
-                       "promoted properties, and every other property in a map.",
+        "title": title,
+        "description": description,
         "type": "object",
-        "meta:intendedToExtend": [EXPERIENCE_EVENT],
-        "definitions": {DEFINITION: {"properties": {settings.tenant_key: tenant_object(settings)}}},
-        "allOf": [{"$ref": f"#/definitions/{DEFINITION}"}],
+        "meta:intendedToExtend": [extends],
+        "definitions": {definition: {"properties": {settings.tenant_key: tenant}}},
+        "allOf": [{"$ref": f"#/definitions/{definition}"}],
     }
 
 
@@ -84,14 +90,14 @@ def schema(settings: XdmSettings) -> Dict[str, Any]:
     }
 
 
-def identity_descriptor(settings: XdmSettings) -> Dict[str, Any] | None:
-    """`_<tenant>.distinct_id` as the schema's primary identity; None when distinct_id has no namespace."""
+def identity_descriptor(settings: XdmSettings, schema_id: str = SCHEMA_ID) -> Dict[str, Any] | None:
+    """`_<tenant>.distinct_id` as the primary identity of schema `schema_id` (events', or profiles'); None when distinct_id has no namespace."""
     code = settings.namespaces.get("distinct_id")
     if not code:
         return None
     return {
         "@type": "xdm:descriptorIdentity",
-        "xdm:sourceSchema": SCHEMA_ID,
+        "xdm:sourceSchema": schema_id,
         "xdm:sourceVersion": 1,
         "xdm:sourceProperty": f"/{settings.tenant_key}/distinct_id",
         "xdm:namespace": code,

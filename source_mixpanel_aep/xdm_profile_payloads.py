@@ -13,7 +13,14 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from .xdm import PROPERTIES_FIELD, XdmSettings
-from .xdm_payloads import IDENTITY_MAP_FIELD_GROUP, IDENTITY_MAP_SCHEMA, field_definition, json_schema_of
+from .xdm_payloads import (
+    IDENTITY_MAP_FIELD_GROUP,
+    IDENTITY_MAP_SCHEMA,
+    field_definition,
+    identity_descriptor,
+    json_schema_of,
+    tenant_field_group,
+)
 from .xdm_profiles import PROFILE_FIELDS, STANDARD_FIELDS
 
 PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
@@ -39,15 +46,10 @@ def profile_tenant_object(settings: XdmSettings) -> Dict[str, Any]:
 
 
 def profile_field_group(settings: XdmSettings) -> Dict[str, Any]:
-    return {
-        "title": f"Mixpanel profiles ({settings.tenant_key})",
-        "description": "Mixpanel user profiles as source-mixpanel-aep writes them: distinct_id, last_seen, created, timezone, "
-                       "and every other property in a map (names, email, phone and address go to Adobe's standard field groups).",
-        "type": "object",
-        "meta:intendedToExtend": [PROFILE_CLASS],
-        "definitions": {PROFILE_DEFINITION: {"properties": {settings.tenant_key: profile_tenant_object(settings)}}},
-        "allOf": [{"$ref": f"#/definitions/{PROFILE_DEFINITION}"}],
-    }
+    return tenant_field_group(settings, f"Mixpanel profiles ({settings.tenant_key})",
+                              "Mixpanel user profiles as source-mixpanel-aep writes them: distinct_id, last_seen, created, timezone, "
+                              "and every other property in a map (names, email, phone and address go to Adobe's standard field groups).",
+                              PROFILE_CLASS, PROFILE_DEFINITION, profile_tenant_object(settings))
 
 
 def profile_schema(settings: XdmSettings) -> Dict[str, Any]:
@@ -62,18 +64,7 @@ def profile_schema(settings: XdmSettings) -> Dict[str, Any]:
 
 def profile_identity_descriptor(settings: XdmSettings) -> Optional[Dict[str, Any]]:
     """`_<tenant>.distinct_id` as the profile schema's primary identity; None when distinct_id has no namespace."""
-    code = settings.namespaces.get("distinct_id")
-    if not code:
-        return None
-    return {
-        "@type": "xdm:descriptorIdentity",
-        "xdm:sourceSchema": PROFILE_SCHEMA_ID,
-        "xdm:sourceVersion": 1,
-        "xdm:sourceProperty": f"/{settings.tenant_key}/distinct_id",
-        "xdm:namespace": code,
-        "xdm:property": "xdm:code",
-        "xdm:isPrimary": True,
-    }
+    return identity_descriptor(settings, PROFILE_SCHEMA_ID)
 
 
 def profile_payloads(settings: XdmSettings) -> Dict[str, Any]:
