@@ -98,7 +98,7 @@ def profile_record_json_schema(settings: XdmSettings) -> Dict[str, Any]:
         "required": ["_id", settings.tenant_key],
         "properties": {
             "_id": {"type": "string", "minLength": 1, "pattern": "^[^:]+$", "description": "XDM _id: a digest of the flat profile record."},
-            "identityMap": IDENTITY_MAP_SCHEMA,
+            "identityMap": {**IDENTITY_MAP_SCHEMA, "description": "Identity namespace code -> the profile's identities in it."},
             **standard_json_schema(),
             settings.tenant_key: {**json_schema_of(profile_tenant_object(settings)), "required": ["distinct_id"]},
         },
