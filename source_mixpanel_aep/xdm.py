@@ -53,6 +53,7 @@ class Field:
     source: str  # the Mixpanel property (raw name) it is read from
     title: str
     description: str
+    format: Optional[str] = None  # a string's XDM format ("date-time"), declared in the field group
 
 
 # AEP's own Mixpanel mapping: `data.<field>` -> `_<tenant>.<field>`, in the order of its docs. The flat
@@ -233,7 +234,6 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
         if namespaces.get(key)
     )
     shared_namespace = len({identity[0] for identity in identities}) < len(identities)
-    text = _TEXT.get
 
     def to_xdm(flat: Dict[str, Any]) -> Dict[str, Any]:
         """Consumes `flat`: its dicts become the tenant object and the map, in place (no copies per event)."""
@@ -251,7 +251,7 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
                 if not value:
                     continue
                 if shared_namespace:
-                    _add_identity(identity_map, namespace, value, state, primary)
+                    add_identity(identity_map, namespace, value, state, primary)
                 else:
                     identity_map[namespace] = [{"id": value, "authenticatedState": state, "primary": primary}]
             if identity_map:
@@ -274,16 +274,7 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
             if value is not None and not -XDM_LONG_MAX <= value <= XDM_LONG_MAX:
                 del tenant[column]
                 properties.setdefault(raw_name, str(value))  # kept as text; the flat record may hold the original already
-        nulls = None
-        for key, value in properties.items():  # replacing a value in place keeps the dict's size: allowed while iterating
-            if type(value) is not str:
-                if value is None:
-                    nulls = [key] if nulls is None else nulls + [key]
-                else:
-                    properties[key] = text(type(value), json_text)(value)
-        if nulls:
-            for key in nulls:
-                del properties[key]
+        strings_in_place(properties)
         if properties:
             tenant[PROPERTIES_FIELD] = properties
         record[tenant_key] = tenant
@@ -295,7 +286,26 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
 _TEXT: Mapping[type, Callable[[Any], str]] = {int: str, bool: lambda value: "true" if value else "false"}  # the common non-strings, without json_text's checks
 
 
-def _add_identity(identity_map: Dict[str, List[Dict[str, Any]]], namespace: str, id_: str, state: str, primary: bool) -> None:
+def strings_in_place(properties: Dict[str, Any]) -> Dict[str, Any]:
+    """`properties` made an XDM map of strings, in place (no copy per record): nulls left out, other values as compact JSON text.
+
+    Shared by events and profiles (`xdm_profiles`), so their `properties` maps follow the same rules.
+    """
+    text = _TEXT.get
+    nulls = None
+    for key, value in properties.items():  # replacing a value in place keeps the dict's size: allowed while iterating
+        if type(value) is not str:
+            if value is None:
+                nulls = [key] if nulls is None else nulls + [key]
+            else:
+                properties[key] = text(type(value), json_text)(value)
+    if nulls:
+        for key in nulls:
+            del properties[key]
+    return properties
+
+
+def add_identity(identity_map: Dict[str, List[Dict[str, Any]]], namespace: str, id_: str, state: str, primary: bool) -> None:
     """Two Mixpanel ids configured into one namespace share its list, one item per distinct id."""
     items = identity_map.setdefault(namespace, [])
     if not any(item["id"] == id_ for item in items):

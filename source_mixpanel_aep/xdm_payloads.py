@@ -29,8 +29,10 @@ NAMESPACE_INFO = {  # identity key -> (namespace name, idType, description)
 }
 
 
-def _field_definition(field: Field) -> Dict[str, Any]:
+def field_definition(field: Field) -> Dict[str, Any]:
     definition: Dict[str, Any] = {"title": field.title, "description": field.description, "type": field.xdm_type}
+    if field.format:
+        definition["format"] = field.format
     if field.xdm_type == "integer":  # with this range the Schema Registry makes it a long
         definition.update(minimum=-XDM_LONG_MAX, maximum=XDM_LONG_MAX)
     return definition
@@ -38,7 +40,7 @@ def _field_definition(field: Field) -> Dict[str, Any]:
 
 def tenant_object(settings: XdmSettings) -> Dict[str, Any]:
     """The `_<tenant>` object as the field group declares it: every field, then the `properties` map."""
-    properties = {field.name: _field_definition(field) for field in settings.all_fields}
+    properties = {field.name: field_definition(field) for field in settings.all_fields}
     properties[PROPERTIES_FIELD] = {
         "title": "Other Mixpanel properties",
         "description": "Every other property of the event under its original name; values that are not strings as compact JSON text.",
@@ -62,14 +64,20 @@ def identity_namespaces(settings: XdmSettings) -> List[Dict[str, Any]]:
 
 
 def field_group(settings: XdmSettings) -> Dict[str, Any]:
+    return tenant_field_group(settings, f"Mixpanel events ({settings.tenant_key})",
+                              "Mixpanel raw events as source-mixpanel-aep writes them: AEP's Mixpanel source fields, "
+                              "promoted properties, and every other property in a map.", EXPERIENCE_EVENT, DEFINITION, tenant_object(settings))
+
+
+def tenant_field_group(settings: XdmSettings, title: str, description: str, extends: str, definition: str, tenant: Dict[str, Any]) -> Dict[str, Any]:
+    """A field group of one definition holding the `_<tenant>` object, for the class `extends` (events' or profiles')."""
     return {
-        "title": f"Mixpanel events ({settings.tenant_key})",
-        "description": "Mixpanel raw events as source-mixpanel-aep writes them: AEP's Mixpanel source fields, "
-                       "promoted properties, and every other property in a map.",
+        "title": title,
+        "description": description,
         "type": "object",
-        "meta:intendedToExtend": [EXPERIENCE_EVENT],
-        "definitions": {DEFINITION: {"properties": {settings.tenant_key: tenant_object(settings)}}},
-        "allOf": [{"$ref": f"#/definitions/{DEFINITION}"}],
+        "meta:intendedToExtend": [extends],
+        "definitions": {definition: {"properties": {settings.tenant_key: tenant}}},
+        "allOf": [{"$ref": f"#/definitions/{definition}"}],
     }
 
 
@@ -82,14 +90,14 @@ def schema(settings: XdmSettings) -> Dict[str, Any]:
     }
 
 
-def identity_descriptor(settings: XdmSettings) -> Dict[str, Any] | None:
-    """`_<tenant>.distinct_id` as the schema's primary identity; None when distinct_id has no namespace."""
+def identity_descriptor(settings: XdmSettings, schema_id: str = SCHEMA_ID) -> Dict[str, Any] | None:
+    """`_<tenant>.distinct_id` as the primary identity of schema `schema_id` (events', or profiles'); None when distinct_id has no namespace."""
     code = settings.namespaces.get("distinct_id")
     if not code:
         return None
     return {
         "@type": "xdm:descriptorIdentity",
-        "xdm:sourceSchema": SCHEMA_ID,
+        "xdm:sourceSchema": schema_id,
         "xdm:sourceVersion": 1,
         "xdm:sourceProperty": f"/{settings.tenant_key}/distinct_id",
         "xdm:namespace": code,
@@ -109,11 +117,11 @@ def all_payloads(settings: XdmSettings) -> Dict[str, Any]:
 
 
 # --- the Airbyte stream schema (discover) ---------------------------------------------------------------
-def _json_schema_of(definition: Dict[str, Any]) -> Dict[str, Any]:
+def json_schema_of(definition: Dict[str, Any]) -> Dict[str, Any]:
     """A field group definition as plain JSON schema: Schema Registry's `meta:`/`title` keys dropped, no extra keys allowed."""
     plain = {key: copy.deepcopy(value) for key, value in definition.items() if not key.startswith("meta:") and key != "title"}
     if "properties" in plain:
-        plain["properties"] = {name: _json_schema_of(child) for name, child in plain["properties"].items()}
+        plain["properties"] = {name: json_schema_of(child) for name, child in plain["properties"].items()}
         plain["additionalProperties"] = False
     return plain
 
@@ -151,6 +159,6 @@ def record_json_schema(settings: XdmSettings) -> Dict[str, Any]:
                           "description": "XDM timestamp: the true UTC instant, ISO 8601 with milliseconds."},
             "eventType": {"type": "string", "minLength": 1, "description": "The Mixpanel event's name."},
             "identityMap": IDENTITY_MAP_SCHEMA,
-            settings.tenant_key: _json_schema_of(tenant_object(settings)),
+            settings.tenant_key: json_schema_of(tenant_object(settings)),
         },
     }

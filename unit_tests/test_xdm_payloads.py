@@ -16,6 +16,7 @@ from source_mixpanel_aep import xdm_command
 from source_mixpanel_aep.mapping import to_record
 from source_mixpanel_aep.xdm import AEP_FIELDS, DEFAULT_NAMESPACES, XdmSettings, promoted_fields, record_builder
 from source_mixpanel_aep.xdm_payloads import all_payloads, field_group, identity_descriptor, identity_namespaces, record_json_schema
+from source_mixpanel_aep.xdm_profile_payloads import profile_payloads
 from unit_tests.xdm_validator import XdmValidator
 
 FIELDS = {"$browser": "string", "$screen_width": "integer", "price": "number", "is_logged_in": "boolean"}
@@ -130,7 +131,7 @@ def test_given_a_connector_config_then_the_command_prints_the_payloads_of_the_sa
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     assert xdm_command.main(["schema", "--config", str(path)]) == 0
-    assert json.loads(capsys.readouterr().out) == all_payloads(SETTINGS)
+    assert json.loads(capsys.readouterr().out) == {**all_payloads(SETTINGS), **profile_payloads(SETTINGS)}  # events, then profiles
     assert xdm_command.main(["schema", "--config", str(path), "--part", "field_group"]) == 0
     assert json.loads(capsys.readouterr().out) == field_group(SETTINGS)
 

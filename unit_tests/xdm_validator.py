@@ -1,11 +1,19 @@
 """A test-side check that a record is what AEP would ingest: the generated field group plus the XDM rules.
 
+For events and for profiles: the field group's `meta:intendedToExtend` says which class it is for,
+ExperienceEvent or XDM Individual Profile, and so which standard fields are joined to it.
+
 Built independently of the connector's own discover schema: the JSON schema here is derived from
 the *field group payload* a user POSTs (`xdm_payloads.field_group`), joined with ExperienceEvent's
 `_id`, `timestamp`, `eventType` and the IdentityMap field group written out by hand from Adobe's
 XDM definitions; no key outside them is allowed (streaming ingestion rejects unknown keys). On top,
 the XDM rules a JSON schema cannot say: no null anywhere, field names, integers within XDM's long
-range anywhere, `_id` without colons, a UTC timestamp with milliseconds, at most one primary identity.
+range anywhere, `_id` without colons, a UTC timestamp with milliseconds (events), at most one primary identity.
+
+For profiles the standard fields are the XDM Individual Profile class's `_id`, the IdentityMap
+field group, and the fields records use of Demographic Details (`person.name`) and Personal
+Contact Details (`personalEmail`, `mobilePhone`, `homeAddress`), written out by hand from Adobe's
+datatypes (person-name, emailaddress, phonenumber, address/geo), with their format and pattern.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import datetime as dt
 import re
 from typing import Any, Dict, List, Mapping
 
-from jsonschema import Draft7Validator
+from jsonschema import Draft7Validator, FormatChecker
 
 XDM_LONG_MAX = 2**53 - 1  # written again here on purpose: the test must not borrow the code's constant
 FIELD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -46,6 +54,31 @@ EXPERIENCE_EVENT_FIELDS: Dict[str, Any] = {
 }
 
 
+EXPERIENCE_EVENT = "https://ns.adobe.com/xdm/context/experienceevent"
+PROFILE = "https://ns.adobe.com/xdm/context/profile"
+
+
+def _strings(*names: str, **constrained: Dict[str, Any]) -> Dict[str, Any]:
+    properties = {name: {"type": "string"} for name in names}
+    properties.update({name: {"type": "string", **extra} for name, extra in constrained.items()})
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+PROFILE_FIELDS: Dict[str, Any] = {
+    "_id": {"type": "string", "minLength": 1},
+    "identityMap": EXPERIENCE_EVENT_FIELDS["identityMap"],
+    # Demographic Details: person (person-name datatype)
+    "person": {"type": "object", "additionalProperties": False, "properties": {
+        "name": _strings("firstName", "middleName", "lastName", "fullName", "courtesyTitle", "suffix")}},
+    # Personal Contact Details: emailaddress, phonenumber and address (with geo's countryCode and stateProvince) datatypes
+    "personalEmail": _strings("label", "type", "status", "statusReason", address={"format": "email"}),
+    "mobilePhone": _strings("number", "extension", "status", "statusReason", "validity"),
+    "homeAddress": _strings("street1", "street2", "city", "region", "postalCode", "country", "label", "status",
+                            countryCode={"pattern": "^[A-Z]{2}$"}, stateProvince={"pattern": "([A-Z]{2}-[A-Z0-9]{1,3}|)"}),
+}
+BASE_FIELDS = {EXPERIENCE_EVENT: (EXPERIENCE_EVENT_FIELDS, ["_id", "timestamp"]), PROFILE: (PROFILE_FIELDS, [])}
+
+
 def _plain(node: Mapping[str, Any]) -> Dict[str, Any]:
     """A Schema Registry definition as strict JSON schema: a map keeps additionalProperties, an object allows no other keys."""
     plain = {key: copy.deepcopy(value) for key, value in node.items() if not key.startswith("meta:") and key not in ("title", "description")}
@@ -59,20 +92,22 @@ def _plain(node: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def schema_from_field_group(field_group: Mapping[str, Any]) -> Dict[str, Any]:
-    assert field_group["meta:intendedToExtend"] == ["https://ns.adobe.com/xdm/context/experienceevent"]
-    properties = dict(EXPERIENCE_EVENT_FIELDS)
+    [extends] = field_group["meta:intendedToExtend"]
+    assert extends in BASE_FIELDS, f"a field group for {extends}"
+    base, required = BASE_FIELDS[extends]
+    properties = dict(base)
     for ref in field_group["allOf"]:
         definition = field_group["definitions"][ref["$ref"].split("/")[-1]]
         for name, node in definition["properties"].items():
             assert name.startswith("_") and node["type"] == "object", "a field group's own fields live under its tenant object"
             properties[name] = _plain(node)
-    return {"type": "object", "required": ["_id", "timestamp"], "properties": properties, "additionalProperties": False}
+    return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
 
 
 class XdmValidator:
     def __init__(self, field_group: Mapping[str, Any]):
         self.schema = schema_from_field_group(field_group)
-        self._validator = Draft7Validator(self.schema)
+        self._validator = Draft7Validator(self.schema, format_checker=FormatChecker(formats=["email"]))
 
     def errors(self, record: Any) -> List[str]:
         found = [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in self._validator.iter_errors(record)]
@@ -92,7 +127,9 @@ def xdm_rule_violations(record: Any, schema: Mapping[str, Any]) -> List[str]:
         if ":" in str(record.get("_id", "")):
             problems.append("_id: contains a colon")
         timestamp = record.get("timestamp")
-        if not (isinstance(timestamp, str) and UTC_MILLIS.match(timestamp)):
+        if "timestamp" not in schema["properties"]:  # a profile: no timestamp
+            pass
+        elif not (isinstance(timestamp, str) and UTC_MILLIS.match(timestamp)):
             problems.append(f"timestamp: {timestamp!r} is not UTC ISO 8601 with milliseconds")
         else:
             dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))

@@ -15,12 +15,19 @@ clock against Mixpanel's), so after a complete query started at S the cursor bec
 min(newest `$last_seen` read, S - CURSOR_OVERLAP): on a busy project the next sync re-reads the
 last hour's profiles; on a quiet one, nothing it has already read. It moves only when the whole
 query was read (a run that breaks off mid-way leaves it where it was) and never backwards.
+
+With `output_format: "xdm"` each record is an XDM Individual Profile (xdm_profiles.py), made from
+the flat record after the cursor has read `last_seen` from it, so the state is the same in both
+modes (`{"last_seen": ...}`: switching the format keeps the cursor). The XDM record has no
+top-level `distinct_id` or `last_seen` (AEP refuses keys its schema does not have), so the stream
+declares them where they are: primary key `[["_<tenant>", "distinct_id"]]`, cursor
+`["_<tenant>", "last_seen"]`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
 
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
@@ -28,6 +35,8 @@ from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..people import Unmappable, to_profile
+from ..xdm_profile_payloads import profile_record_json_schema
+from ..xdm_profiles import to_xdm_profile
 from .query import QueryStream
 
 CURSOR_FIELD = "last_seen"
@@ -45,15 +54,25 @@ def format_cursor(value: dt.datetime) -> str:
 
 class ProfilesStream(QueryStream, CheckpointMixin):
     name = "profiles"
-    primary_key = "distinct_id"
-    cursor_field = CURSOR_FIELD
 
     def __init__(self, config: Any, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc), **kwargs: Any):
         self._now = now
         self._cursor: Optional[dt.datetime] = None
         self._newest: Optional[dt.datetime] = None
         self._unmappable = 0
+        self._xdm = config.xdm if config.output_format == "xdm" else None  # None: the flat record
         super().__init__(config, **kwargs)
+
+    @property
+    def primary_key(self) -> Union[str, List[List[str]]]:
+        return [[self._xdm.tenant_key, "distinct_id"]] if self._xdm else "distinct_id"
+
+    @property
+    def cursor_field(self) -> Union[str, List[str]]:
+        return [self._xdm.tenant_key, CURSOR_FIELD] if self._xdm else CURSOR_FIELD
+
+    def get_json_schema(self) -> Mapping[str, Any]:
+        return profile_record_json_schema(self._xdm) if self._xdm else super().get_json_schema()
 
     # --- state (CheckpointMixin) ---------------------------------------------------------------
     @property
@@ -106,7 +125,7 @@ class ProfilesStream(QueryStream, CheckpointMixin):
                 if self._newest is None or instant > self._newest:
                     self._newest = instant
             self._emitted += 1
-            yield record
+            yield to_xdm_profile(record, self._xdm) if self._xdm else record
 
     def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[StreamData]:
         self._newest, self._unmappable = None, 0
