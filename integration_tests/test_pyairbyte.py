@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from integration_tests.builders import expected_ids
 from integration_tests.fake_mixpanel import FAKE_SA_SECRET, FakeMixpanel, connector_config, generate_events
 
 pytestmark = pytest.mark.heavy
@@ -108,8 +109,7 @@ def test_pyairbyte_reads_events_into_duckdb_then_only_the_lookback_days_again(py
         assert first_time.date() == days[0] and last_time.date() == days[-1]
         columns = {name for (name,) in _table(cache, "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'")}
         assert COLUMNS <= columns, f"missing columns: {sorted(COLUMNS - columns)}"
-        assert sorted(_id for (_id,) in _table(cache, "SELECT _id FROM main.events")) == sorted(
-            event["properties"]["$insert_id"] for event in expected_first)
+        assert sorted(_id for (_id,) in _table(cache, "SELECT _id FROM main.events")) == expected_ids(expected_first)
         [(browsers,)] = _table(cache, """SELECT COUNT(*) FROM main.events WHERE json_extract_string(properties, '$."$browser"') IS NOT NULL""")
         assert browsers == rows  # every custom/default property survives inside `properties`
 
