@@ -27,6 +27,7 @@ from .config import parse_config
 from .logs import quiet_cdk_startup
 from .output import ProtocolWriter, record_line
 from .source import SourceMixpanelAep
+from .sync import queued_messages
 
 RECORD, STATE = Type.RECORD, Type.STATE  # looked at per message: on Python 3.11 `Type.X` runs EnumType.__getattr__
 
@@ -86,10 +87,8 @@ class SourceEntrypoint(AirbyteEntrypoint):
             yield from self._queued()
 
     def _queued(self) -> Iterator[str]:
-        repository = getattr(self.source, "message_repository", None)
-        if repository is not None:
-            for message in repository.consume_queue():
-                yield self.airbyte_message_to_string(message)
+        for message in queued_messages(self.source):  # type: ignore[arg-type]  # our source is an AbstractSource
+            yield self.airbyte_message_to_string(message)
 
 
 def final_trace(error: Exception) -> AirbyteTracedException:

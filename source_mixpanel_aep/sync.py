@@ -67,7 +67,7 @@ def read_streams(
         try:
             yield from _read_stream(source, stream, configured, state_manager, internal_config, logger)
         except Exception as error:  # noqa: BLE001 - a stream's failure is reported, and the next stream is read
-            yield from _queued(source)
+            yield from queued_messages(source)
             logger.exception(f"Encountered an exception while reading stream {name}")
             logger.info(f"Marking stream {name} as STOPPED")
             yield status_message(configured.stream, AirbyteStreamStatus.INCOMPLETE)
@@ -80,7 +80,7 @@ def read_streams(
             continue
         logger.info(f"Marking stream {name} as STOPPED")
         yield status_message(configured.stream, AirbyteStreamStatus.COMPLETE)
-    yield from _queued(source)
+    yield from queued_messages(source)
     if failures:
         raise failed_sync(failures)
     logger.info(f"Finished syncing {source.name}")
@@ -122,11 +122,12 @@ def _read_stream(
             yield message
         else:
             yield message
-            yield from _queued(source)
+            yield from queued_messages(source)
     logger.info(f"Read {records} records from {name} stream")
 
 
-def _queued(source: AbstractSource) -> Iterator[AirbyteMessage]:
+def queued_messages(source: AbstractSource) -> Iterator[AirbyteMessage]:
+    """What the source's message repository holds, emptied (the CDK's queued logs and states)."""
     repository = source.message_repository
     if repository is not None:
         yield from repository.consume_queue()

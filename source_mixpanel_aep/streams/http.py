@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Iterable, Optional, Union
+from typing import Any, Callable, Deque, Iterable, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 import requests
@@ -248,27 +248,43 @@ def exception_resolution(error: Exception) -> ErrorResolution:
     return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, f"Could not reach Mixpanel ({_reason(error)}). Check region/base_url and the network.")
 
 
+# A connection failure's text -> the words a user can act on, and whether there was no connection at all.
+# First match wins; matched without regard to case. One table for _reason and is_unreachable.
+_CONNECTION_FAILURES = (
+    ("name or service not known", "the host name could not be resolved (DNS)", True),
+    ("temporary failure in name resolution", "the host name could not be resolved (DNS)", True),
+    ("nodename nor servname", "the host name could not be resolved (DNS)", True),
+    ("connection refused", "connection refused", True),
+    ("no route to host", "no route to host", True),
+    ("network is unreachable", "network is unreachable", True),
+    ("connection reset", "connection reset", False),
+    ("certificate_verify_failed", "certificate verify failed", False),
+    ("certificate verify failed", "certificate verify failed", False),
+    ("wrong version number", "the server does not speak TLS on that port", False),
+    ("read timed out", "read timed out", False),
+    ("timed out", "timed out", False),
+)
+
+
+def _connection_failure(error: BaseException) -> Optional[Tuple[str, str, bool]]:
+    text = str(error).lower()
+    return next((entry for entry in _CONNECTION_FAILURES if entry[0] in text), None)
+
+
 def is_unreachable(error: Exception) -> bool:
     """No connection at all (refused, DNS, no route): not a timeout, a reset or a TLS failure of a host that was reached."""
-    return (
-        isinstance(error, requests.exceptions.ConnectionError)
-        and not isinstance(error, (requests.exceptions.SSLError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError))
-        and any(marker in str(error) for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
-                                                     "No route to host", "Network is unreachable", "nodename nor servname"))
-    )
+    if not isinstance(error, requests.exceptions.ConnectionError):
+        return False
+    if isinstance(error, (requests.exceptions.SSLError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError)):
+        return False
+    failure = _connection_failure(error)
+    return failure is not None and failure[2]
 
 
 def _reason(error: BaseException) -> str:
     """The innermost cause's words, without the URL (it may carry a proxy's password) or the request."""
-    text = str(error)
-    for marker in ("Name or service not known", "Temporary failure in name resolution", "Connection refused", "Connection reset",
-                   "CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "wrong version number", "Read timed out", "timed out"):
-        if marker.lower() in text.lower():
-            return {"Name or service not known": "the host name could not be resolved (DNS)",
-                    "Temporary failure in name resolution": "the host name could not be resolved (DNS)",
-                    "CERTIFICATE_VERIFY_FAILED": "certificate verify failed",
-                    "wrong version number": "the server does not speak TLS on that port"}.get(marker, marker.lower())
-    return type(error).__name__
+    failure = _connection_failure(error)
+    return failure[1] if failure is not None else type(error).__name__
 
 
 def last_failure(error: BaseException) -> str:
