@@ -19,7 +19,7 @@ setup(
         "orjson>=3.9",
     ],
     extras_require={
-        "tests": ["pytest>=8", "requests-mock>=1.11", "jsonschema>=4"],
+        "tests": ["pytest>=8", "requests-mock>=1.11", "jsonschema>=4", "time-machine>=2.14"],  # time-machine: one simulated clock for scheduled-sync tests and bench
     },
     entry_points={"console_scripts": [
         "source-mixpanel-aep = source_mixpanel_aep.run:run",

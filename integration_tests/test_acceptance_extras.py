@@ -118,19 +118,25 @@ def test_sample_config_reads_exactly_the_fake_days_events_with_one_state_per_win
 # --- incremental (CAT's incremental and future_state) ------------------------------------------
 
 
-def test_incremental_from_sample_state_reads_only_the_lookback_days_after_the_cursor(acceptance):
+def test_incremental_from_sample_state_reads_what_is_new_since_the_cursor_then_sweeps_the_days_still_owed(acceptance):
     config = load_json(SAMPLE_CONFIG)
-    cursor = cursor_of(SAMPLE_STATE)
-    first = cursor.date() - dt.timedelta(days=config["lookback_window_days"])
+    cursor = cursor_of(SAMPLE_STATE)  # an old-format state: {"timestamp": ...} only
+    lookback = dt.timedelta(days=config["lookback_window_days"])
     end = dt.date.fromisoformat(config["end_date"])
-    assert dt.date.fromisoformat(config["start_date"]) < first <= end  # the state really narrows the read
+    since = int((cursor - dt.timedelta(minutes=10)).timestamp())
+    requests_before = len(acceptance.fake.requests)
 
     output = read(acceptance.root, state=SAMPLE_STATE)
 
     assert not output.errors, output.get_formatted_error_message()
+    fresh, sweep = [request.params for request in acceptance.fake.requests[requests_before:]]
+    assert (fresh["from_date"], fresh["to_date"], fresh["where"]) == (str(cursor.date()), str(end), f'properties["$time"] >= datetime({since})')
+    # The old plan had read the cursor's day and the lookback before it whole at the cursor; the days not yet
+    # read on their last lookback day are swept once, in full, with no filter.
+    assert (sweep["from_date"], sweep["to_date"], "where" in sweep) == (str(cursor.date() - lookback + dt.timedelta(days=1)), str(cursor.date()), False)
     records = record_data(output)
-    assert ids(records) == expected_ids(acceptance.fake.expected_events(first, end))
-    assert len(records) == EVENTS_PER_DAY * ((end - first).days + 1)
+    first = cursor.date() - lookback + dt.timedelta(days=1)
+    assert set(ids(records)) == set(expected_ids(acceptance.fake.expected_events(first, end)))
     assert min(record["timestamp"] for record in records) >= f"{first.isoformat()}T00:00:00"
     assert cursors(output)[-1] == f"{end.isoformat()}T23:59:59.999Z"
 

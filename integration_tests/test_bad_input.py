@@ -280,39 +280,40 @@ def test_given_a_state_that_is_not_understood_when_read_then_config_error_and_no
 
 
 CURSOR = TODAY - dt.timedelta(days=3)
+NOON = dt.datetime.combine(CURSOR, dt.time(12), dt.timezone.utc)
 FOREIGN_STATES = {
-    # name: (--state content, the day the read starts at (lookback 1), words of the log line saying how it was read)
-    "ours": ([stream_message({"timestamp": f"{CURSOR}T23:59:59.999Z"})], CURSOR - dt.timedelta(days=1), "Resuming from cursor"),
-    "legacy-date-key": ([stream_message({"date": str(CURSOR)})], CURSOR - dt.timedelta(days=1), "Resuming from cursor"),
-    "legacy-unix-seconds": (
-        [stream_message({"time": int(dt.datetime.combine(CURSOR, dt.time(12), dt.timezone.utc).timestamp())})],
-        CURSOR - dt.timedelta(days=1), "Resuming from cursor",
-    ),
-    "legacy-unix-milliseconds": (
-        [stream_message({"time": int(dt.datetime.combine(CURSOR, dt.time(12), dt.timezone.utc).timestamp()) * 1000})],
-        CURSOR - dt.timedelta(days=1), "Resuming from cursor",
-    ),
-    "legacy-file-form": ({"events": {"timestamp": f"{CURSOR}T12:00:00Z"}}, CURSOR - dt.timedelta(days=1), "legacy {stream name: state} form"),
-    "legacy-message": ([{"type": "LEGACY", "data": {"events": {"date": str(CURSOR)}}}], CURSOR - dt.timedelta(days=1), "is a LEGACY state"),
+    # name: (--state content, the cursor it stands for (None: none, read from start_date), words of the log line saying how it was read)
+    "ours": ([stream_message({"timestamp": f"{CURSOR}T23:59:59.999Z"})], dt.datetime.combine(CURSOR, dt.time(23, 59, 59, 999000), dt.timezone.utc), "Resuming from cursor"),
+    "legacy-date-key": ([stream_message({"date": str(CURSOR)})], dt.datetime.combine(CURSOR, dt.time(0), dt.timezone.utc), "Resuming from cursor"),
+    "legacy-unix-seconds": ([stream_message({"time": int(NOON.timestamp())})], NOON, "Resuming from cursor"),
+    "legacy-unix-milliseconds": ([stream_message({"time": int(NOON.timestamp()) * 1000})], NOON, "Resuming from cursor"),
+    "legacy-file-form": ({"events": {"timestamp": f"{CURSOR}T12:00:00Z"}}, NOON, "legacy {stream name: state} form"),
+    "legacy-message": ([{"type": "LEGACY", "data": {"events": {"date": str(CURSOR)}}}], dt.datetime.combine(CURSOR, dt.time(0), dt.timezone.utc), "is a LEGACY state"),
     "global-message": (
         [{"type": "GLOBAL", "global": {"stream_states": [{"stream_descriptor": {"name": "events"}, "stream_state": {"date": str(CURSOR)}}]}}],
-        CURSOR - dt.timedelta(days=1), "is a GLOBAL state",
+        dt.datetime.combine(CURSOR, dt.time(0), dt.timezone.utc), "is a GLOBAL state",
     ),
-    "another-streams-state": ([stream_message({"date": str(CURSOR)}, name="export")], TODAY - dt.timedelta(days=5), "has no state for stream 'events' (it has: export)"),
-    "empty-list": ([], TODAY - dt.timedelta(days=5), "No saved state for stream 'events'"),
+    "another-streams-state": ([stream_message({"date": str(CURSOR)}, name="export")], None, "has no state for stream 'events' (it has: export)"),
+    "empty-list": ([], None, "No saved state for stream 'events'"),
 }
 
 
 @pytest.mark.parametrize("name", list(FOREIGN_STATES))
 def test_given_a_legacy_or_foreign_state_when_read_then_it_resumes_or_starts_over_saying_so_in_the_log(sleeps, name):
-    raw_state, first_day, words = FOREIGN_STATES[name]
+    raw_state, cursor, words = FOREIGN_STATES[name]
     days = days_back(7)
     with FakeMixpanel(events_per_day=3, days=days) as fake:
         output = run_read(config(fake.url, start_date=str(days[1]), lookback_window_days=1), raw_state=raw_state)
-        [request] = fake.requests
-        expected = event_ids(fake.expected_events(first_day, days[-1]))
-    assert request.params["from_date"] == str(first_day)
-    assert ordered_ids(output) == expected and not output.errors
+        fresh = fake.requests[0].params
+        asked = set().union(*(event_ids(fake.expected_events(dt.date.fromisoformat(r.params["from_date"]), dt.date.fromisoformat(r.params["to_date"]),
+                                                             where=r.params.get("where"))) for r in fake.requests))
+        since_cursor = event_ids(fake.expected_events(CURSOR, days[-1]))
+    if cursor is None:  # started over: everything from start_date, no filter
+        assert (fresh["from_date"], "where" in fresh) == (str(days[1]), False)
+    else:  # resumed: only what is new since the cursor (minus the 10-minute overlap), by Mixpanel's $time filter
+        since = cursor - dt.timedelta(minutes=10)
+        assert (fresh["from_date"], fresh["where"]) == (str(since.date()), f'properties["$time"] >= datetime({int(since.timestamp())})')
+    assert set(ordered_ids(output)) == asked and set(since_cursor) <= asked and not output.errors
     assert any(words in line for line in infos(output) + warnings(output)), infos(output) + warnings(output)
 
 

@@ -176,16 +176,17 @@ def test_given_a_host_that_never_answered_when_read_as_a_command_then_it_fails_a
 
 @pytest.mark.parametrize("rst", [False, True], ids=["fin", "rst"])
 @pytest.mark.parametrize("gzip_enabled", [True, False], ids=["gzip", "plain"])
-def test_given_connection_reset_halfway_through_the_body_when_read_then_window_read_again(sleeps, rst, gzip_enabled):
+def test_given_connection_reset_halfway_through_the_body_when_read_then_window_read_again_in_halves(sleeps, rst, gzip_enabled):
     days, server = two_days(gzip_enabled=gzip_enabled)
     with server as fake:
         fake.add_fault("reset", after_bytes=4000, rst=rst)
         output = run_read(config(fake.url, start_date=str(days[0])))
         expected = event_ids(fake.expected_events(days[0], days[1]))
-        assert len(fake.requests) == 2
+        asked = [(r.params["from_date"], r.params["to_date"]) for r in fake.requests]
+    assert asked == [(str(days[0]), str(days[1])), (str(days[0]), str(days[0])), (str(days[1]), str(days[1]))]  # split by days
     assert assert_window_read_again(ordered_ids(output), expected) < len(expected)
     assert sleeps.window == [5.0] and not output.errors
-    assert len(cursors(output)) == 1  # the cursor moved once, after the complete read
+    assert cursors(output) == [f"{days[0]}T23:59:59.999Z", cursors(output)[-1]]  # each half checkpointed when complete
 
 
 def test_given_a_stalled_body_when_read_timeout_then_window_read_again(sleeps):
@@ -322,40 +323,13 @@ def test_given_a_connector_killed_right_after_its_first_state_when_resumed_with_
         state_file = write_files(tmp_path, state=[first_state])["state"]
         second = run_process(["read", "--config", files["config"], "--catalog", files["catalog"], "--state", state_file])
         everything = event_ids(fake.expected_events(days[0], days[-1]))
-        resumed_from = next(r.params["from_date"] for r in fake.requests[1:] if r.fault is None)
+        resumed = next(r.params for r in fake.requests[1:] if r.fault is None)
+        since_overlap = event_ids(fake.expected_events(days[0], days[-1], where=resumed["where"]))
 
     second_run = [m["record"]["data"]["_id"] for m in protocol_lines(second.stdout) if m["type"] == "RECORD"]
-    assert first_state["stream"]["stream_state"] == {"timestamp": f"{days[0]}T23:59:59.999Z"}
+    assert first_state["stream"]["stream_state"]["timestamp"] == f"{days[0]}T23:59:59.999Z"
     assert set(first_run) < set(everything)  # the kill came mid-sync
-    assert second.returncode == 0 and resumed_from == str(days[0])
+    assert second.returncode == 0 and resumed["from_date"] == str(days[0])
+    assert resumed["where"] == f'properties["$time"] >= datetime({int(dt.datetime.combine(days[0], dt.time(23, 49, 59), dt.timezone.utc).timestamp())})'
     assert set(first_run) | set(second_run) == set(everything)
-    assert Counter(second_run) == Counter(everything)  # the resumed run alone re-reads from the cursor's day
-
-
-# --- Late events and the lookback -------------------------------------------------------------
-
-
-def late_event(day: dt.date, insert_id: str) -> dict:
-    event = next(generate_events(day, 1, seed=99))
-    event["properties"]["$insert_id"] = insert_id
-    return event
-
-
-def test_given_late_events_when_next_incremental_sync_then_those_inside_the_lookback_appear_and_older_ones_are_out_of_reach(sleeps):
-    days = days_back(10)
-    lookback = 3
-    with FakeMixpanel(events_per_day=5, days=days) as fake:
-        cfg = config(fake.url, start_date=str(days[0]), lookback_window_days=lookback)
-        first = run_read(cfg)
-        inside = late_event(days[-1 - lookback], "late-inside-the-lookback")
-        outside = late_event(days[-2 - lookback], "late-outside-the-lookback")
-        fake.add_events([inside, outside])
-        second = run_read(cfg, state_value={"timestamp": cursors(first)[-1]})
-        reread = event_ids(fake.expected_events(days[-1 - lookback], days[-1]))
-        on_the_server = event_ids(fake.expected_events(days[0], days[-1]))
-
-    assert set(ordered_ids(first)) == set(on_the_server) - set(event_ids([inside, outside]))
-    assert ordered_ids(second) == reread  # the lookback days again, the late event among them
-    assert event_ids([inside])[0] in ordered_ids(second)
-    assert event_ids([outside])[0] in on_the_server and event_ids([outside])[0] not in ordered_ids(second)
-    assert [r["insert_id"] for r in record_data(second) if r["insert_id"].startswith("late")] == ["late-inside-the-lookback"]
+    assert Counter(second_run) == Counter(since_overlap)  # the resumed run alone reads from the cursor minus the overlap

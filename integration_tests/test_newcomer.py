@@ -106,13 +106,13 @@ def test_given_the_state_lines_a_read_printed_when_read_with_them_as_state_then_
         printed = [json.dumps(AirbyteMessageSerializer.dump(message)) for message in first.state_messages]
         assert len(printed) == len(days) and all('"sourceStats"' in line for line in printed)
         lines = printed[:3]  # up to the third window's checkpoint, as if the sync had stopped there
-        # the cursor is the end of days[2]; with no lookback the next read starts on that day
+        # the cursor is the end of days[2]; the next read starts on that day, 10 minutes before the cursor
         for raw_state in ("\n".join(lines) + "\n", json.loads("[" + ",".join(lines) + "]"), json.loads(lines[-1])):
             fake.requests.clear()
             output = run_read(cfg, raw_state=raw_state)
             assert not output.errors, output.errors
             assert fake.requests[0].params["from_date"] == str(days[2])
-            assert ordered_ids(output) == event_ids(fake.expected_events(days[2], days[-1]))
+            assert ordered_ids(output) == event_ids(fake.expected_events(days[2], days[-1], where=fake.requests[0].params["where"]))
             assert any("STATE message(s) as a read prints them" in m.log.message for m in output.logs)
 
 

@@ -154,15 +154,19 @@ def test_given_windows_when_read_then_state_after_each_window_and_cursor_never_p
     assert len(record_data(output)) == 50
 
 
-def test_given_state_when_incremental_read_then_only_lookback_days_after_the_cursor_are_read():
+def test_given_state_when_incremental_read_then_what_is_new_since_the_cursor_then_the_days_owed_a_sweep():
     days = days_back(10)
     with FakeMixpanel(events_per_day=10, days=days) as server:
         cursor = f"{days[6]}T23:59:59.999Z"
         output = run_read(config(server.url, start_date=str(days[0]), lookback_window_days=2), state_value={"timestamp": cursor})
-        [request] = server.requests
-        expected = server.expected_events(days[4], days[-1])
-    assert request.params["from_date"] == str(days[4])
-    assert ids(record_data(output)) == expected_ids(expected)
+        fresh, sweep = server.requests
+        since = int(dt.datetime.combine(days[6], dt.time(23, 49, 59), dt.timezone.utc).timestamp())
+        new = server.expected_events(days[6], days[-1], where=f'properties["$time"] >= datetime({since})')
+        owed = server.expected_events(days[5], days[6])
+    assert (fresh.params["from_date"], fresh.params["to_date"], fresh.params["where"]) == (str(days[6]), str(days[-1]), f'properties["$time"] >= datetime({since})')
+    # an old-format state: days[4..6] count as read whole at the cursor; days[4] had its last lookback day then
+    assert (sweep.params["from_date"], sweep.params["to_date"], "where" in sweep.params) == (str(days[5]), str(days[6]), False)
+    assert ids(record_data(output)) == expected_ids(new + owed)
     assert cursors(output)[-1] > cursor
 
 

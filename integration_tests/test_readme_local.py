@@ -90,7 +90,8 @@ def test_the_local_run_section_works_as_written(workdir, fake_port):
         verbs_seen |= verbs
         types = {message["type"] for message in messages}
         for verb in verbs:
-            assert EXPECTED[verb] <= types, f"{verb}: expected {EXPECTED[verb]} in the output of\n{block}\ngot {types}"
+            expected = {"STATE"} if verb == "read" and "--state" in block else EXPECTED[verb]  # a resumed read right after: nothing new yet
+            assert expected <= types, f"{verb}: expected {expected} in the output of\n{block}\ngot {types}"
         assert not [m for m in messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"], block
         for message in messages:
             if message["type"] == "CONNECTION_STATUS":

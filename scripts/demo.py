@@ -6,9 +6,11 @@ under .demo/, and prints a summary: records read, one record, the final state.
 
 `make demo-incremental` (`python scripts/demo.py --incremental`) is the next sync: the demo's fake
 is gone when the demo ends, so it starts a new one on the same data (the days and seed saved in
-.demo/fake.json) plus a few late events for the last day, points .demo/config.json at its port,
-and runs `read --state .demo/state.json`; the new final state replaces .demo/state.json, so it can
-be run again. No Mixpanel account, no network.
+.demo/fake.json) plus a few new events since the cursor and a few late events for the last day,
+points .demo/config.json at its port, and runs `read --state .demo/state.json`: the new events come
+in at once (the sync asks only for what is new, with Mixpanel's `$time` filter), the late ones with
+their day's sweep. The new final state replaces .demo/state.json, so it can be run again. No
+Mixpanel account, no network.
 
 It also reads the same data with `output_format: "xdm"` (what AEP ingests as it is) and prints one XDM record.
 """
@@ -31,6 +33,7 @@ from integration_tests.fake_mixpanel import FakeMixpanel, connector_config, gene
 DAYS = 7
 EVENTS_PER_DAY = 500
 LATE_EVENTS = 5
+NEW_EVENTS = 5
 OUT = REPO / ".demo"
 XDM = {"output_format": "xdm", "xdm_tenant_id": "_extconndev", "xdm_fields": {"$browser": "string", "$screen_width": "integer"}}
 
@@ -102,21 +105,39 @@ def incremental(out: Path) -> None:
     fake_settings = json.loads((out / "fake.json").read_text())
     days = [dt.date.fromisoformat(day) for day in fake_settings["days"]]
     late = list(generate_events(days[-1], LATE_EVENTS, seed=int(dt.datetime.now().timestamp())))
+    state = json.loads((out / "state.json").read_text())[-1]["stream"]["stream_state"]
+    new = _new_events(dt.datetime.fromisoformat(state["timestamp"].replace("Z", "+00:00")))
     with FakeMixpanel(events_per_day=fake_settings["events_per_day"], days=days, seed=fake_settings["seed"]) as fake:
-        fake.add_events(late)
+        fake.add_events(late + new)
         config = json.loads((out / "config.json").read_text())
         config["base_url"] = fake.url
         (out / "config.json").write_text(json.dumps(config, indent=2))
-        cursor = json.loads((out / "state.json").read_text())[-1]["stream"]["stream_state"]
-        print(f"Fake Mixpanel again at {fake.url}: the same {days[0]}..{days[-1]}, plus {LATE_EVENTS} late events for {days[-1]}")
-        print(f"read --state {_shown(out / 'state.json')} (cursor {cursor.get('timestamp')})")
+        print(f"Fake Mixpanel again at {fake.url}: the same {days[0]}..{days[-1]}, plus {NEW_EVENTS} new events since the cursor "
+              f"and {LATE_EVENTS} late events for {days[-1]}")
+        print(f"read --state {_shown(out / 'state.json')} (cursor {state.get('timestamp')})")
         messages = connector("read", "--config", str(out / "config.json"), "--catalog", str(out / "catalog.json"),
                              "--state", str(out / "state.json"))
-    late_ids = {event["properties"]["$insert_id"] for event in late}
     records = summarise(out, messages, start_lines=("Resuming", "No saved", "start_date"))
-    print(f"late events delivered: {len(late_ids & {r.get('insert_id') for r in records})} of {len(late_ids)}")
+    delivered = {r.get("insert_id") for r in records}
+    new_ids, late_ids = ({event["properties"]["$insert_id"] for event in events} for events in (new, late))
+    print(f"new events delivered: {len(new_ids & delivered)} of {len(new_ids)} (the sync asked only for events since the cursor)")
+    lookback = config.get("lookback_window_days", 5)
+    print(f"late events for {days[-1]} delivered now: {len(late_ids & delivered)} of {len(late_ids)}; the rest come with {days[-1]}'s "
+          f"late-event sweep, swept on {days[-1] + dt.timedelta(days=lookback)} (state 'swept' keeps when each day was last read whole)")
     print(f"\nnew state saved to {_shown(out / 'state.json')}; run `python scripts/demo.py --incremental{_dir_option(out)}` "
           "(`make demo-incremental`) again for the next sync.")
+
+
+def _new_events(cursor: dt.datetime) -> list:
+    """Events that happened since the cursor (up to now): what a scheduled sync exists for."""
+    now = dt.datetime.now(dt.timezone.utc)
+    stamp = int(now.timestamp())
+    span = max(1, int((now - cursor).total_seconds()))
+    return [
+        {"event": "Page viewed", "properties": {"time": stamp - (span * index) // (NEW_EVENTS + 1), "distinct_id": f"demo-user-{index}",
+                                                "$insert_id": f"demo-new-{stamp}-{index}", "mp_processing_time_ms": stamp * 1000}}
+        for index in range(NEW_EVENTS)
+    ]
 
 
 def summarise(out: Path, messages: list, start_lines: tuple = ()) -> list:

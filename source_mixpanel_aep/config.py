@@ -52,6 +52,9 @@ CREDENTIAL_KEYS = {key: f" (with auth_type {auth_type})" for auth_type, keys in 
 DEFAULT_START_DAYS_AGO = 30
 DEFAULT_DATE_WINDOW_DAYS = 30
 DEFAULT_LOOKBACK_DAYS = 5
+DEFAULT_OVERLAP_MINUTES = 10
+DEFAULT_SWEEPS = 1
+DEFAULT_TARGET_EVENTS = 2_000_000
 DEFAULT_TIMEOUT_SECONDS = 300
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -92,6 +95,9 @@ class MixpanelConfig:
     output_format: str = "flat"  # "flat" or "xdm"
     xdm: Optional[XdmSettings] = None  # set whenever output_format is "xdm"
     query_base_url: str = REGION_QUERY_HOSTS["US"]  # profiles, cohorts, cohort_members (see query_host)
+    fresh_overlap_minutes: int = DEFAULT_OVERLAP_MINUTES  # the fresh part starts this long before the cursor (streams/plan.py)
+    late_event_sweeps: int = DEFAULT_SWEEPS  # full re-reads of each past day inside the lookback
+    window_target_events: int = DEFAULT_TARGET_EVENTS  # about this many events per request, once the rate is known
 
     @property
     def read_timezone(self) -> ZoneInfo:
@@ -381,6 +387,9 @@ def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime]) -> MixpanelCo
         request_timeout_seconds=_int_field(raw, "request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS, 1),
         **_parse_xdm(raw),
         query_base_url=query_host(raw, region),
+        fresh_overlap_minutes=_int_field(raw, "fresh_overlap_minutes", DEFAULT_OVERLAP_MINUTES, 0),
+        late_event_sweeps=_int_field(raw, "late_event_sweeps", DEFAULT_SWEEPS, 1),
+        window_target_events=_int_field(raw, "window_target_events", DEFAULT_TARGET_EVENTS, 1000),
     )
 
 

@@ -8,8 +8,6 @@ import pytest
 from source_mixpanel_aep.streams.windows import (
     StateError,
     Window,
-    describe_start,
-    first_day,
     format_cursor,
     parse_cursor,
     plan_windows,
@@ -60,23 +58,6 @@ def test_window_slice_round_trips():
     window = Window(d("2024-05-01"), d("2024-05-30"))
     assert window.as_slice() == {"from_date": "2024-05-01", "to_date": "2024-05-30"}
     assert Window.from_slice(window.as_slice()) == window
-
-
-@pytest.mark.parametrize(
-    "start_date, cursor, lookback, tz, expected",
-    [
-        ("2024-01-01", None, 5, UTC, "2024-01-01"),
-        ("2024-01-01", "2024-05-20T12:00:00Z", 5, UTC, "2024-05-15"),
-        ("2024-01-01", "2024-05-20T12:00:00Z", 0, UTC, "2024-05-20"),
-        ("2024-05-18", "2024-05-20T12:00:00Z", 5, UTC, "2024-05-18"),
-        ("2024-06-01", "2024-05-20T12:00:00Z", 0, UTC, "2024-06-01"),
-        ("2024-01-01", "2024-05-20T03:00:00Z", 0, LA, "2024-05-19"),
-        ("2024-01-01", "2024-05-20T03:00:00Z", 2, LA, "2024-05-17"),
-    ],
-    ids=["no-cursor-start-date", "cursor-minus-lookback", "cursor-no-lookback", "clamped-at-start-date", "cursor-before-start-date", "cursor-day-in-legacy-tz", "legacy-tz-with-lookback"],
-)
-def test_first_day(start_date, cursor, lookback, tz, expected):
-    assert first_day(d(start_date), cursor and at(cursor), lookback, tz) == d(expected)
 
 
 @pytest.mark.parametrize(
@@ -177,31 +158,3 @@ def test_parse_cursor_non_finite_or_huge_numbers_are_a_state_error(state):
 def test_parse_cursor_the_word_now_is_a_state_error():
     with pytest.raises(StateError):
         parse_cursor({"timestamp": "now"})
-
-
-# --- describe_start: the log line that says which bound applied (issue 13) ---------------------
-
-
-@pytest.mark.parametrize(
-    "start_date, cursor, lookback, tz, first, words",
-    [
-        ("2024-01-01", None, 5, UTC, "2024-01-01", ["No saved state for stream 'events'", "from start_date 2024-01-01"]),
-        ("2026-11-20", "2024-05-05T23:59:59.999Z", 5, UTC, "2026-11-20",
-         ["start_date 2026-11-20 is later than the saved cursor 2024-05-05T23:59:59.999Z (2024-05-05 in UTC) minus 5 lookback days (2024-04-30)",
-          "so reading from start_date 2026-11-20"]),
-        ("2024-01-01", "2024-05-05T23:59:59.999Z", 5, UTC, "2024-04-30",
-         ["Resuming from cursor 2024-05-05T23:59:59.999Z", "minus 5 lookback days: reading from 2024-04-30",
-          "start_date 2024-01-01 is earlier"]),
-        ("2024-04-30", "2024-05-05T23:59:59.999Z", 5, UTC, "2024-04-30", ["Resuming from", "reading from 2024-04-30"]),  # a tie: the cursor's day
-        ("2024-01-01", "2024-05-05T23:59:59.999Z", 1, UTC, "2024-05-04", ["minus 1 lookback day:"]),
-        ("2024-01-01", "2024-05-05T03:00:00.000Z", 0, LA, "2024-05-04", ["(2024-05-04 in America/Los_Angeles) minus 0 lookback days: reading from 2024-05-04"]),
-    ],
-    ids=["no-cursor", "start-date-wins", "cursor-wins", "tie", "one-day", "legacy-timezone"],
-)
-def test_describe_start_names_the_bound_that_applied_and_agrees_with_first_day(start_date, cursor, lookback, tz, first, words):
-    cursor_at = at(cursor) if cursor else None
-    text = describe_start(d(start_date), cursor_at, lookback, tz)
-    assert first_day(d(start_date), cursor_at, lookback, tz) == d(first)
-    assert first in text
-    for phrase in words:
-        assert phrase in text, text

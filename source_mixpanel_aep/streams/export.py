@@ -7,9 +7,11 @@ answers `text/plain` JSONL, streamed and (with Accept-Encoding: gzip) gzip-compr
     {"event":"Sign up","properties":{"time":1714521600123,"distinct_id":"u1","$insert_id":"a1",...}}
 
 Each window is one request whose body is streamed line by line: memory stays flat however large a
-day is. A window counts as read only when its body ended cleanly (no `terminated early`, no cut
-connection, no truncated gzip); otherwise it is read again, so records may repeat but never go
-missing (`_id` dedupes). The cursor moves, and a STATE goes out, only after a window is complete.
+day is. Which windows a sync reads (the fresh part from the cursor, then late-event sweeps, sized to
+the data) is plan.py's. A window counts as read only when its body ended cleanly (no `terminated
+early`, no cut connection, no truncated gzip); otherwise it is split in two (by days, then by time
+with a `$time` filter) and the halves are read, so records may repeat but never go missing (`_id`
+dedupes). The cursor moves, and a STATE goes out, only after a window (or half) is complete.
 
 Every caller reads through the same code: the CDK's AbstractSource.read drives `read` below, whose
 RECORDs, STATEs and logs go up through the CDK's entrypoint to whatever writes them (run.py for the
@@ -49,9 +51,11 @@ from .http import (
     last_failure,
 )
 from .messages import Progress, Undelivered, WindowLosses
-from .windows import CURSOR_FIELD, StateError, Window, describe_start, first_day, format_cursor, parse_cursor, plan_windows, window_cursor
+from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_days, sweep_windows, window_days
+from .windows import CURSOR_FIELD, StateError, Window, combined_where, format_cursor, time_filter
 
-WINDOW_ATTEMPTS = 4  # reads of one window whose body broke off, before the sync fails
+WINDOW_ATTEMPTS = 4  # reads of a window too small to split (15 minutes) that broke off, before the sync fails
+MAX_BREAKS = 24  # reads in a row that broke off, however split, before the sync fails: 30 days halve to 15 minutes in 12
 CHUNK_BYTES = 256 * 1024
 HEADERS = {"Accept-Encoding": "gzip", "Accept": "text/plain"}
 RECORD = Type.RECORD  # bound once: on Python 3.11 `Type.RECORD` is a Python-level EnumType.__getattr__ call
@@ -87,8 +91,21 @@ class ExportStream(Stream, CheckpointMixin):
         self.pacing = PacingBudget(on_wait=self._log_pacing)  # public: the benchmark paces a planned backfill through it
         self._client = export_client(config, settings, http_logger(self.logger), self.pacing, self._backoff)
         self._url = config.base_url + "/api/2.0/export"
-        self._move_cursor(None)
+        self._plan = PlanSettings(
+            start_date=config.start_date,
+            end_date=config.end_date,
+            lookback_days=config.lookback_window_days,
+            sweeps=config.late_event_sweeps,
+            overlap=dt.timedelta(minutes=config.fresh_overlap_minutes),
+            max_days=config.date_window_days,
+            target_events=config.window_target_events,
+            read_tz=config.read_timezone,
+        )
+        self._read_state = ReadState()
+        self._sizer = WindowSizer(self._plan, None)
         self._progress = Progress(total_days=0)
+        self._oversized_reported = 0
+        self._states_sent = 0
         self._undelivered = Undelivered()
         self._future_day_warned = False
 
@@ -98,42 +115,72 @@ class ExportStream(Stream, CheckpointMixin):
     # --- state -------------------------------------------------------------------------------
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return self._state  # built once per cursor move, not per call
+        return self._read_state.to_state()  # asked once per completed window, not per record
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
         try:
-            self._move_cursor(parse_cursor(value))
+            self._read_state = ReadState.parse(value, self._plan.read_tz, self._plan.lookback_days)
         except StateError as error:
             message = (
                 f"The saved state for stream 'events' is not understood: {error}. Expected "
-                '{"timestamp": "2024-05-01T00:00:00.000Z"}. Fix the state file, or reset the stream to sync from start_date.'
+                '{"timestamp": "2024-05-01T00:00:00.000Z"} (optionally with "swept" and "events_per_day" as a read writes them). '
+                "Fix the state file, or reset the stream to sync from start_date."
             )
             raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+        self._sizer = WindowSizer(self._plan, self._read_state.events_per_day)
 
-    def _move_cursor(self, cursor: Optional[dt.datetime]) -> None:
-        self._cursor = cursor
-        self._state = {CURSOR_FIELD: format_cursor(cursor)} if cursor else {}
+    @property
+    def _cursor(self) -> Optional[dt.datetime]:
+        return self._read_state.cursor
 
     # --- windows -----------------------------------------------------------------------------
     def stream_slices(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Optional[Mapping[str, Any]]]:
-        config = self._config
-        today = config.today(self._now())
+        """The windows as planned before any is read (the read itself sizes each from the ones before it, and splits those that break off)."""
+        return [window.as_slice() for window in self._windows(sync_mode, log=False)]
+
+    def _windows(self, sync_mode: SyncMode, log: bool = True) -> Iterator[Window]:
+        """The fresh part, then the sweeps due once it is read (plan.py); logged as a plan first."""
+        config, plan, state = self._config, self._plan, self._read_state
+        now = self._now()
+        today = config.today(now)
         last = min(config.end_date, today) if config.end_date else today
-        cursor = self._cursor if sync_mode == SyncMode.incremental else None
-        if cursor is not None and cursor > self._now():
+        incremental = sync_mode == SyncMode.incremental
+        if not incremental:
+            state = self._read_state = ReadState(events_per_day=state.events_per_day)
+        if state.cursor is not None and state.cursor > now:
             self.logger.warning(
-                f"The saved cursor {format_cursor(cursor)} is in the future: there is nothing to read yet and the state "
+                f"The saved cursor {format_cursor(state.cursor)} is in the future: there is nothing to read yet and the state "
                 "is kept as it is. If it is wrong, reset the stream."
             )
-            return []
-        first = first_day(config.start_date, cursor, config.lookback_window_days, config.read_timezone)
-        windows = plan_windows(first, last, config.date_window_days)
-        self._progress = Progress(total_days=sum(window.days for window in windows))
-        if cursor is not None or sync_mode == SyncMode.incremental:
-            self.logger.info(describe_start(config.start_date, cursor, config.lookback_window_days, config.read_timezone, self.name))
-        self.logger.info(f"Reading {first}..{last} in {len(windows)} window(s) of up to {config.date_window_days} day(s)")
-        return [window.as_slice() for window in windows]
+            return
+        first, since = fresh_start(state, plan)
+        due = state.due_sweeps(today, plan) if incremental else []
+        fresh_days = max(0, (last - first).days + 1)
+        self._progress = Progress(total_days=fresh_days + len(due))
+        if log:
+            self.logger.info(self._describe_plan(first, since, last, due, state))
+        yield from fresh_windows(self._sizer, first, since, last, plan)
+        if incremental:  # days the fresh part read whole are no longer due
+            yield from sweep_windows(self._sizer, state.due_sweeps(config.today(self._now()), plan))
+
+    def _describe_plan(self, first: dt.date, since: Optional[dt.datetime], last: dt.date, due: List[dt.date], state: ReadState) -> str:
+        plan = self._plan
+        if state.cursor is None:
+            fresh = f"No saved state for stream '{self.name}': reading everything from start_date {plan.start_date} to {last}"
+        else:
+            start = f"{format_cursor(since)}" if since else f"the start of {first}"
+            fresh = (
+                f"Resuming from cursor {format_cursor(state.cursor)}: reading events from {start} "
+                f"(the cursor minus {self._config.fresh_overlap_minutes} min of overlap{', or start_date' if since is None and first == plan.start_date else ''}) to {last}"
+            )
+            if state.migrated:
+                fresh += " (the state has no sweep record yet: the cursor's day and the lookback before it count as read whole at the cursor)"
+        if not plan.lookback_days:
+            return fresh + "; late-event sweeps are off (lookback_window_days is 0)."
+        points = ", ".join(f"D+{point}" for point in sweep_days(plan.lookback_days, plan.sweeps))
+        sweeps = f"then sweeping {len(due)} past day(s) for late events ({', '.join(map(str, due))})" if due else "no past day is due for a late-event sweep"
+        return f"{fresh}; {sweeps}. Each day D is read again in full on {points}."
 
     # --- reading -----------------------------------------------------------------------------
     def read(  # type: ignore[override]  # the CDK types state_manager loosely
@@ -153,26 +200,26 @@ class ExportStream(Stream, CheckpointMixin):
         STATE when there was no window to read, and the record limit of test reads honoured.
         """
         self.configured_json_schema = configured_stream.stream.json_schema
-        windows = self.stream_slices(sync_mode=configured_stream.sync_mode, cursor_field=configured_stream.cursor_field, stream_state=stream_state)
         limited = bool(internal_config.limit)
         self._undelivered = Undelivered()
-        for stream_slice in windows:
+        self._states_sent = 0
+        for window in self._windows(configured_stream.sync_mode):
             if slice_logger.should_log_slice_message(logger):
-                yield slice_logger.create_slice_log_message(stream_slice)
+                yield slice_logger.create_slice_log_message(window.as_slice())
             if not limited:
-                yield from self._window_messages(Window.from_slice(stream_slice))
+                yield from self._window_messages(window, state_manager)
             else:  # a test read (connector builder, acceptance tests) that wants only a few records
                 taken = 0
-                for message in self._window_messages(Window.from_slice(stream_slice)):
+                for message in self._window_messages(window, state_manager):
                     yield message
                     taken += message.type is RECORD
                     if internal_config.is_limit_reached(taken):
                         break
-            if state_manager is not None:
-                yield self._state_message(state_manager)
             if limited and internal_config.is_limit_reached(self._progress.records):
+                if state_manager is not None:
+                    yield self._state_message(state_manager)
                 return
-        if not windows and state_manager is not None:
+        if not self._states_sent and state_manager is not None:  # nothing completed (or nothing to read): the state as it was
             yield self._state_message(state_manager)
         if self._undelivered:
             raise self._undelivered.error()
@@ -183,64 +230,94 @@ class ExportStream(Stream, CheckpointMixin):
             yield from self._window_messages(Window.from_slice(stream_slice))
 
     def _state_message(self, state_manager: ConnectorStateManager) -> AirbyteMessage:
+        self._states_sent += 1
         state_manager.update_state_for_stream(self.name, self.namespace, self.state)
         return state_manager.create_state_message(self.name, self.namespace)
 
-    def _window_messages(self, window: Window) -> Iterator[AirbyteMessage]:
-        """The window's RECORDs, then its ESTIMATE; a body that broke off is read again; the cursor moves once it is complete."""
-        started = time.monotonic()
-        name, progress, source_timezone = self.name, self._progress, self._config.source_timezone
-        oversized_before = self._records.oversized
-        for attempt in range(1, WINDOW_ATTEMPTS + 1):
+    def _window_messages(self, window: Window, state_manager: Optional[ConnectorStateManager] = None) -> Iterator[AirbyteMessage]:
+        """The window's RECORDs, then its ESTIMATE and STATE; a read that broke off is split in halves and read again."""
+        pending = [window]
+        breaks = tiny_attempts = 0
+        while pending:
+            piece = pending.pop(0)
+            started = time.monotonic()
             requested_at = self._now()
             count = 0
-            undelivered = self._undelivered.for_window(window)  # a re-read starts the window's list afresh
+            undelivered = self._undelivered.for_window(piece)
             try:
-                response = self._request(window)
+                response = self._request(piece)
             except NotYetAtMixpanel:
-                shorter = self._shorter_window(window)
+                shorter = self._shorter_window(piece)
                 if shorter is None:
-                    return  # nothing Mixpanel has yet: no records, the cursor stays where it was
-                window = shorter
-                response = self._request(window, newest_day_refusal_is_midnight=False)
+                    continue  # nothing Mixpanel has yet: no records, the cursor stays where it was
+                piece = shorter
+                undelivered = self._undelivered.for_window(piece)
+                response = self._request(piece, newest_day_refusal_is_midnight=False)
             try:
-                to_record, unmappable, clock = self._records.map, mapping.UnmappableEvent, time.time_ns
-                for index, value in enumerate(self._values(response, window, undelivered), 1):
-                    try:
-                        record = to_record(value, time_in_ms=True, source_timezone=source_timezone)
-                    except unmappable as error:
-                        undelivered.add(f"event #{index}", str(error))
-                        continue
-                    count += 1
-                    # Positional: the protocol classes' generated __init__ takes them at half the cost of keywords (pinned in tests)
-                    yield AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(name, record, clock() // 1_000_000))  # type: ignore[arg-type]
-                break
+                yield from self._records_of(response, piece, undelivered)
+                count = undelivered.delivered
             except _BODY_FAILURES as error:
-                if attempt == WINDOW_ATTEMPTS:
-                    raise self._window_failed(window, error, count) from None
-                delay = self._backoff.delay(attempt)
+                count = undelivered.delivered
+                breaks += 1
+                # A connection that broke off is read again in halves; malformed data is the data, not the size: read again whole
+                halves = None if isinstance(error, MalformedLine) else split(piece, requested_at, self._plan.read_tz)
+                tiny_attempts += halves is None
+                if breaks >= MAX_BREAKS or tiny_attempts >= WINDOW_ATTEMPTS:
+                    raise self._window_failed(piece, error, breaks) from None
+                self._undelivered.discard(piece)
+                self._sizer.broke_off(count)
+                delay = self._backoff.delay(min(breaks, WINDOW_ATTEMPTS))
+                again = f"as {halves[0].label} and {halves[1].label}" if halves else "again whole"
                 self.logger.warning(
-                    f"Window {window.start}..{window.end}: read {attempt} broke off after {count} records ({error}); "
-                    f"reading the whole window again in {delay:.0f} s (records may repeat; dedupe on _id)."
+                    f"{piece.label}: the read broke off after {count} records ({error}); reading it {again} in {delay:.0f} s "
+                    "(records may repeat; dedupe on _id)."
                 )
                 self._sleep(delay)
+                pending[0:0] = halves or [piece]
+                continue
             finally:
                 response.close()
-        seconds = time.monotonic() - started
-        self._move_cursor(max(filter(None, (self._cursor, window_cursor(window, self._config.read_timezone, requested_at)))))
-        progress.add(window.days, count)
+            breaks = 0
+            yield from self._completed(piece, requested_at, count, time.monotonic() - started, state_manager)
+
+    def _records_of(self, response: requests.Response, window: Window, undelivered: WindowLosses) -> Iterator[AirbyteMessage]:
+        name, source_timezone = self.name, self._config.source_timezone
+        to_record, unmappable, clock = self._records.map, mapping.UnmappableEvent, time.time_ns
+        count = 0
+        try:
+            for index, value in enumerate(self._values(response, window, undelivered), 1):
+                try:
+                    record = to_record(value, time_in_ms=True, source_timezone=source_timezone)
+                except unmappable as error:
+                    undelivered.add(f"event #{index}", str(error))
+                    continue
+                count += 1
+                # Positional: the protocol classes' generated __init__ takes them at half the cost of keywords (pinned in tests)
+                yield AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(name, record, clock() // 1_000_000))  # type: ignore[arg-type]
+        finally:
+            undelivered.delivered = count
+
+    def _completed(self, window: Window, requested_at: dt.datetime, count: int, seconds: float, state_manager: Optional[ConnectorStateManager]) -> Iterator[AirbyteMessage]:
+        """A window read to its end: what it proves goes into the state (plan.py), then the log lines, ESTIMATE and STATE."""
+        progress = self._progress
+        self._read_state.record_read(window, requested_at, count, self._plan, self._config.today(self._now()))
+        self._sizer.learn(self._read_state.events_per_day)
+        progress.add(window_days(window, self._plan.read_tz), count)
+        cursor = self._read_state.cursor
         self.logger.info(
-            f"Window {window.start}..{window.end}: {count} records in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f} records/s); "
-            f"{progress.days_done}/{progress.total_days} days done; cursor now {format_cursor(self._cursor)}"
+            f"{window.label}: {count} records in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f} records/s); "
+            f"{progress.days_done:g}/{progress.total_days} days done; cursor now {format_cursor(cursor) if cursor else 'not set'}"
         )
         self._undelivered.report_window(self.logger)
-        oversized = self._records.oversized - oversized_before
+        oversized, self._oversized_reported = self._records.oversized - self._oversized_reported, self._records.oversized
         if oversized:
             self.logger.warning(
-                f"Window {window.start}..{window.end}: {oversized} record(s) are larger than AEP's {PROFILE_EVENT_LIMIT_BYTES // 1024} KB "
+                f"{window.label}: {oversized} record(s) are larger than AEP's {PROFILE_EVENT_LIMIT_BYTES // 1024} KB "
                 "guardrail for Profile ExperienceEvents; they were emitted, and AEP may keep them out of Real-Time Customer Profile."
             )
-        yield progress.estimate_message(name)
+        yield progress.estimate_message(self.name)
+        if state_manager is not None:
+            yield self._state_message(state_manager)
 
     def _request(self, window: Window, limit: Optional[int] = None, newest_day_refusal_is_midnight: bool = True, checking: bool = False) -> requests.Response:
         """One export request, through the CDK's HttpClient (retries, backoff, pacing, error table)."""
@@ -250,8 +327,9 @@ class ExportStream(Stream, CheckpointMixin):
             params["project_id"] = config.project_id
         if config.events:
             params["event"] = json.dumps(list(config.events))
-        if config.where:
-            params["where"] = config.where
+        where = combined_where(config.where, time_filter(window, config.source_timezone))
+        if where:
+            params["where"] = where
         if limit:
             params["limit"] = limit
         kwargs = {"stream": True, "timeout": self._settings.timeouts(config), "allow_redirects": False}  # a redirect is an error (http.py)
@@ -283,14 +361,14 @@ class ExportStream(Stream, CheckpointMixin):
         if window.start >= window.end:
             self._progress.add(window.days, 0)
             return None
-        return Window(window.start, window.end - dt.timedelta(days=1))
+        return Window(window.start, window.end - dt.timedelta(days=1), window.since, None, window.sweep)
 
     def _values(self, response: requests.Response, window: Window, undelivered: WindowLosses) -> Iterator[Any]:
         """The body's events as parsed JSON values, in constant memory (jsonl.py)."""
         chunks: Iterable[bytes] = response.raw.stream(CHUNK_BYTES, decode_content=False)
         if "gzip" in response.headers.get("Content-Encoding", "").lower():
             chunks = gunzip(chunks)
-        where = f"Window {window.start}..{window.end}"
+        where = window.label
         watch = LongNumberWatch()
         return parse_lines(
             split_lines(watch.watch(chunks)),
@@ -331,16 +409,16 @@ class ExportStream(Stream, CheckpointMixin):
 
     def _requests_failed(self, window: Window, error: AirbyteTracedException) -> AirbyteTracedException:
         message = (
-            f"Window {window.start}..{window.end}: Mixpanel kept failing after {self._settings.max_retries} retries (last answer: {last_failure(error)}). "
+            f"{window.label}: Mixpanel kept failing after {self._settings.max_retries} retries (last answer: {last_failure(error)}). "
             "Nothing from this window was checkpointed; the state emitted so far lets the next run resume here. "
             "If Mixpanel is having an outage or rate-limiting the project, run the sync again later."
         )
         return AirbyteTracedException(message=message, internal_message=error.internal_message, failure_type=error.failure_type or FailureType.transient_error)
 
-    def _window_failed(self, window: Window, error: BaseException, count: int) -> AirbyteTracedException:
-        kind = "malformed data" if isinstance(error, MalformedLine) else "an incomplete response"
-        message = (
-            f"Window {window.start}..{window.end} could not be read completely after {WINDOW_ATTEMPTS} attempts "
-            f"({kind}: {error}). Nothing from this window was checkpointed; the state emitted so far lets the next run resume here."
-        )
+    def _window_failed(self, window: Window, error: BaseException, breaks: int) -> AirbyteTracedException:
+        if isinstance(error, MalformedLine):
+            what = f"could not be read completely after {breaks} attempts (malformed data: {error})"
+        else:
+            what = f"could not be read completely: {breaks} reads in a row broke off, down to windows as small as they get (an incomplete response: {error})"
+        message = f"{window.label} {what}. Nothing from this window was checkpointed; the state emitted so far lets the next run resume here."
         return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)

@@ -27,11 +27,11 @@ class Progress:
 
     def __init__(self, total_days: int):
         self.total_days = total_days
-        self.days_done = 0
+        self.days_done = 0.0
         self.records = 0
 
-    def add(self, days: int, records: int) -> None:
-        self.days_done += days
+    def add(self, days: float, records: int) -> None:
+        self.days_done = round(self.days_done + days, 3)
         self.records += records
 
     def estimate_message(self, stream_name: str) -> AirbyteMessage:
@@ -47,13 +47,14 @@ class WindowLosses:
     def __init__(self, window: Window):
         self.window = window
         self.positions: List[Tuple[str, str]] = []
+        self.delivered = 0  # events of this read that did become records
 
     def add(self, position: str, why: str) -> None:
         self.positions.append((position, why))
 
     @property
     def label(self) -> str:
-        return f"Window {self.window.start}..{self.window.end}"
+        return self.window.label
 
     def listed(self) -> str:
         shown = "; ".join(f"{position}: {why}" for position, why in self.positions[:MAX_LISTED])
@@ -74,8 +75,14 @@ class Undelivered:
         self._current: WindowLosses | None = None
 
     def for_window(self, window: Window) -> WindowLosses:
-        self._current = self._windows[(str(window.start), str(window.end))] = WindowLosses(window)
+        """The window's list, afresh: a re-read of a window replaces what its earlier read found."""
+        self._current = self._windows[window.label] = WindowLosses(window)
         return self._current
+
+    def discard(self, window: Window) -> None:
+        """A read that broke off: its parts are read again, and what they find is what counts."""
+        self._windows.pop(window.label, None)
+        self._current = None
 
     def report_window(self, logger: logging.Logger) -> None:
         current = self._current

@@ -1,41 +1,118 @@
-"""Date windows and the cursor: which days to ask for, and what a completed window proves.
+"""Date windows and the cursor: which days (and which part of them) to ask for, and what a completed window proves.
 
 Days are in the timezone Mixpanel reads `from_date`/`to_date` in (UTC, or the project's for
-legacy projects). The cursor is a UTC instant: "every event up to here was fully read". After a
-window [from, to] completes, the cursor is the end of `to` (capped at the moment the request was
-made, since later events could not have been in the answer). A new sync starts at the cursor's
-day minus the lookback, so late events inside the lookback are read again (dedupe on `_id`).
+legacy projects). A window may also be bounded in time inside its days (`since`, `until`, UTC
+instants), sent as Mixpanel's server-side filter `properties["$time"] >= datetime(<Unix s>)`: the
+fresh part of a scheduled sync starts a little before the cursor instead of at a day's start, and
+a window that keeps breaking off is split down to hour ranges. The cursor is a UTC instant: "every
+event up to here that had reached Mixpanel when it was read, was read". After a fresh window
+completes, the cursor is its end (capped at the moment the request was made, since later events
+could not have been in the answer).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 from zoneinfo import ZoneInfo
 
 import pendulum
 
 CURSOR_FIELD = "timestamp"
 _DATE_PREFIX = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+UTC = dt.timezone.utc
 
 
 @dataclass(frozen=True)
 class Window:
+    """One export request: the days `start..end`, optionally only events in [since, until), and why it is read.
+
+    `sweep`: a late-event sweep, which re-reads whole past days and moves no cursor (plan.py).
+    """
+
     start: dt.date
     end: dt.date
+    since: Optional[dt.datetime] = None
+    until: Optional[dt.datetime] = None
+    sweep: bool = False
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def as_slice(self) -> Mapping[str, str]:
-        return {"from_date": self.start.isoformat(), "to_date": self.end.isoformat()}
+    @property
+    def label(self) -> str:
+        """How logs name it: `Window 2024-05-01..2024-05-30`, `Window 2024-05-10 from 12:40:00Z`, `Sweep 2024-05-05..2024-05-05`."""
+        text = f"{'Sweep' if self.sweep else 'Window'} {self.start}..{self.end}"
+        if self.since is not None:
+            text += f" from {_clock(self.since)}"
+        if self.until is not None:
+            text += f" until {_clock(self.until)}"
+        return text
+
+    def as_slice(self) -> Mapping[str, Any]:
+        stream_slice: Dict[str, Any] = {"from_date": self.start.isoformat(), "to_date": self.end.isoformat()}
+        if self.since is not None:
+            stream_slice["since"] = format_cursor(self.since)
+        if self.until is not None:
+            stream_slice["until"] = format_cursor(self.until)
+        if self.sweep:
+            stream_slice["sweep"] = True
+        return stream_slice
 
     @classmethod
     def from_slice(cls, stream_slice: Mapping[str, Any]) -> "Window":
-        return cls(dt.date.fromisoformat(stream_slice["from_date"]), dt.date.fromisoformat(stream_slice["to_date"]))
+        def instant(key: str) -> Optional[dt.datetime]:
+            return dt.datetime.fromisoformat(stream_slice[key].replace("Z", "+00:00")) if stream_slice.get(key) else None
+
+        return cls(
+            dt.date.fromisoformat(stream_slice["from_date"]),
+            dt.date.fromisoformat(stream_slice["to_date"]),
+            instant("since"),
+            instant("until"),
+            bool(stream_slice.get("sweep")),
+        )
+
+
+def _clock(instant: dt.datetime) -> str:
+    text = format_cursor(instant)
+    return text[:10] + " " + text[11:19] + "Z" if not text.endswith("00:00:00.000Z") else text[:10] + " 00:00Z"
+
+
+def day_start(day: dt.date, read_tz: ZoneInfo) -> dt.datetime:
+    """The UTC instant a day begins where Mixpanel reads days."""
+    return dt.datetime.combine(day, dt.time(0), tzinfo=read_tz).astimezone(UTC)
+
+
+def time_filter(window: Window, source_tz: Optional[ZoneInfo]) -> Optional[str]:
+    """The `where` text for the window's time bounds, or None.
+
+    `properties["$time"] >= datetime(S)` (and `< datetime(U)`), S and U in Unix seconds on the clock
+    the raw `time` is written in: UTC, or for a legacy project its local wall clock (so the bound
+    reads as the local time of the same instant, the way Mixpanel compares it with stored times).
+    """
+    parts = []
+    if window.since is not None:
+        parts.append(f'properties["$time"] >= datetime({_seconds(window.since, source_tz)})')
+    if window.until is not None:
+        parts.append(f'properties["$time"] < datetime({_seconds(window.until, source_tz)})')
+    return " and ".join(parts) or None
+
+
+def combined_where(theirs: Optional[str], ours: Optional[str]) -> Optional[str]:
+    """The user's `where` AND-ed with ours: `(<theirs>) and (<ours>)`, or whichever is set."""
+    if theirs and ours:
+        return f"({theirs}) and ({ours})"
+    return theirs or ours
+
+
+def _seconds(instant: dt.datetime, source_tz: Optional[ZoneInfo]) -> int:
+    if source_tz is not None:  # the wall clock there, written as if it were UTC: how legacy projects store `time`
+        instant = instant.astimezone(source_tz).replace(tzinfo=UTC)
+    return math.floor(instant.timestamp())
 
 
 def plan_windows(first: dt.date, last: dt.date, days: int) -> List[Window]:
@@ -49,36 +126,12 @@ def plan_windows(first: dt.date, last: dt.date, days: int) -> List[Window]:
     return windows
 
 
-def first_day(start_date: dt.date, cursor: Optional[dt.datetime], lookback_days: int, read_tz: ZoneInfo) -> dt.date:
-    """Where a sync starts: start_date, or the cursor's day minus the lookback, whichever is later."""
-    if cursor is None:
-        return start_date
-    return max(start_date, cursor.astimezone(read_tz).date() - dt.timedelta(days=lookback_days))
-
-
-def describe_start(start_date: dt.date, cursor: Optional[dt.datetime], lookback_days: int, read_tz: ZoneInfo, stream: str = "events") -> str:
-    """Where a sync starts and which bound decided it, for the log line before the windows.
-
-    Says the same as `first_day` in words: without a cursor, start_date; with one, the cursor's day
-    (in the read timezone) minus the lookback, unless start_date is later, and then that start_date
-    won. Starts like the lines it replaces ("No saved state for stream ...", "Resuming from cursor ...").
-    """
-    if cursor is None:
-        return f"No saved state for stream '{stream}': reading everything from start_date {start_date}."
-    cursor_day = cursor.astimezone(read_tz).date()
-    resume_day = cursor_day - dt.timedelta(days=lookback_days)
-    lookback = f"{lookback_days} lookback day{'' if lookback_days == 1 else 's'}"
-    saved = f"cursor {format_cursor(cursor)} ({cursor_day} in {read_tz.key})"
-    if start_date > resume_day:
-        return f"start_date {start_date} is later than the saved {saved} minus {lookback} ({resume_day}), so reading from start_date {start_date}."
-    return f"Resuming from {saved} minus {lookback}: reading from {resume_day} (start_date {start_date} is earlier, so it does not apply)."
-
-
 def window_cursor(window: Window, read_tz: ZoneInfo, requested_at: dt.datetime) -> dt.datetime:
-    """The instant a completed window vouches for: the end of its last day, or when it was asked."""
-    next_midnight = dt.datetime.combine(window.end + dt.timedelta(days=1), dt.time(0), tzinfo=read_tz)
-    end_of_window = next_midnight.astimezone(dt.timezone.utc) - dt.timedelta(milliseconds=1)
-    return min(end_of_window, requested_at.astimezone(dt.timezone.utc))
+    """The instant a completed window vouches for: the end of its last day (or its `until`), or when it was asked."""
+    end_of_window = day_start(window.end + dt.timedelta(days=1), read_tz) - dt.timedelta(milliseconds=1)
+    if window.until is not None:
+        end_of_window = min(end_of_window, window.until - dt.timedelta(milliseconds=1))
+    return min(end_of_window, requested_at.astimezone(UTC))
 
 
 def format_cursor(instant: dt.datetime) -> str:

@@ -1,0 +1,282 @@
+"""The read plan of a sync: what is new since the cursor, then late-event sweeps; windows sized to the data.
+
+Pure: dates, instants and counts in, windows and state out; no HTTP, no protocol.
+
+A sync reads, in this order:
+1. **The fresh part**: from the cursor minus `overlap` (events that reach Mixpanel a little after
+   they happen) up to today, with the server-side filter `properties["$time"] >= datetime(S)`,
+   so a sync every 15 minutes asks for about 15 minutes of events, not for days.
+2. **Sweeps**: past days read again in full, to pick up events that reached Mixpanel after their
+   day was read (offline mobile clients, `/import`). Each day is swept `sweeps` times while it is
+   inside the lookback window, on fixed days after it (`sweep_days`): with lookback 5 and one
+   sweep, on day D+5; with two, on D+3 and D+5. The last sweep is on the day a day leaves the
+   window. The state remembers, for each day still owed a sweep, when it was last read in full;
+   a sweep that breaks off leaves that unchanged, so it is redone by the next sync. How often the
+   sync runs changes nothing: a day is read in full `1 + sweeps` times at most however many syncs
+   there are (the first being the fresh reads that brought its events in).
+
+Windows are sized from the events per day seen so far (kept in the state): a small project reads
+`max_days` days a request; a big one gets windows of about `target_events`, down to parts of a day
+(`since`/`until` hour ranges). The first window of a sync with no rate known covers
+`FIRST_WINDOW_DAYS` days, so that a year is still 13 requests with 30-day windows (6 + 12 x 30 = 366).
+
+State (`events` stream), every field but `timestamp` optional, so the older `{"timestamp": ...}`
+keeps working:
+    {"timestamp": "2024-05-10T12:00:00.000Z",                       # the cursor
+     "swept": {"2024-05-06": "2024-05-06T00:10:00.000Z", "2024-05-10": null},  # day -> last full read
+     "events_per_day": 41250}                                      # sizing hint
+A state without `swept` (from before this plan, or another connector's `date`/`time`) is read as
+that plan left it: the cursor's day and the `lookback` days before it read in full at the cursor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Mapping, Optional
+from zoneinfo import ZoneInfo
+
+from .windows import CURSOR_FIELD, StateError, Window, day_start, format_cursor, parse_cursor, window_cursor
+
+FIRST_WINDOW_DAYS = 6  # with no rate known yet: 6 + 12 x 30 days = a year (and a day) in 13 requests
+MIN_PIECE = dt.timedelta(minutes=15)  # a window is split no finer than this
+BREAK_MARGIN = 0.5  # after a read broke off at N events, windows aim at half of N
+DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    start_date: dt.date
+    end_date: Optional[dt.date]
+    lookback_days: int
+    sweeps: int
+    overlap: dt.timedelta
+    max_days: int
+    target_events: int
+    read_tz: ZoneInfo
+
+
+def sweep_days(lookback_days: int, sweeps: int) -> List[int]:
+    """The days after a day D on which D is read again in full: `sweeps` of them spread over the lookback, the last one on D+lookback."""
+    if lookback_days <= 0 or sweeps <= 0:
+        return []
+    return sorted({math.ceil(k * lookback_days / sweeps) for k in range(1, sweeps + 1)})
+
+
+def _parse_instant(day: str, value: Any) -> Optional[dt.datetime]:
+    if value is None:
+        return None
+    cursor = parse_cursor({CURSOR_FIELD: value}) if isinstance(value, str) else None
+    if cursor is None:
+        raise StateError(f"state['swept'][{day!r}] = {value!r} is not an ISO 8601 instant or null")
+    return cursor
+
+
+@dataclass
+class ReadState:
+    """The `events` stream's state: the cursor, the days still owed a sweep, the rate seen."""
+
+    cursor: Optional[dt.datetime] = None
+    swept: Dict[dt.date, Optional[dt.datetime]] = field(default_factory=dict)
+    events_per_day: Optional[float] = None
+    migrated: bool = False  # read from a state without `swept`
+    _runs: Dict[dt.date, dt.datetime] = field(default_factory=dict, repr=False)  # this sync: a day read in pieces, since when
+
+    @classmethod
+    def parse(cls, raw: Optional[Mapping[str, Any]], read_tz: ZoneInfo, lookback_days: int) -> "ReadState":
+        if raw and isinstance(raw, Mapping) and not any(key in raw for key in (CURSOR_FIELD, "time", "date")) and "swept" in raw:
+            cursor = None
+        else:
+            cursor = parse_cursor(raw)
+        if not raw:
+            return cls()
+        rate = raw.get("events_per_day")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0 or not math.isfinite(rate)):
+            raise StateError(f"state['events_per_day'] = {rate!r} is not a non-negative number")
+        if "swept" not in raw:
+            state = cls(cursor=cursor, events_per_day=rate, migrated=True)
+            if cursor is not None:  # the old plan read the cursor's day and the lookback before it in full, at the cursor
+                cursor_day = cursor.astimezone(read_tz).date()
+                for back in range(lookback_days + 1):
+                    state.swept[cursor_day - dt.timedelta(days=back)] = cursor
+                state.drop_done(read_tz, lookback_days)
+            return state
+        swept_raw = raw["swept"]
+        if not isinstance(swept_raw, Mapping):
+            raise StateError(f"state['swept'] is a {type(swept_raw).__name__}, not an object of day -> instant")
+        swept: Dict[dt.date, Optional[dt.datetime]] = {}
+        for day_text, value in swept_raw.items():
+            try:
+                day = dt.date.fromisoformat(day_text)
+            except (TypeError, ValueError):
+                raise StateError(f"state['swept'] has the key {day_text!r}, which is not a YYYY-MM-DD day") from None
+            swept[day] = _parse_instant(day_text, value)
+        return cls(cursor=cursor, swept=swept, events_per_day=rate)
+
+    def to_state(self) -> Dict[str, Any]:
+        state: Dict[str, Any] = {}
+        if self.cursor is not None:
+            state[CURSOR_FIELD] = format_cursor(self.cursor)
+        state["swept"] = {day.isoformat(): (format_cursor(at) if at else None) for day, at in sorted(self.swept.items())}
+        if self.events_per_day is not None:
+            state["events_per_day"] = round(self.events_per_day)
+        return state
+
+    # --- what a completed read proves --------------------------------------------------------
+    def record_read(self, window: Window, requested_at: dt.datetime, records: int, settings: PlanSettings, today: dt.date) -> None:
+        """A window was read completely: days read whole get their full-read instant, the cursor moves, the rate is learned."""
+        read_tz = settings.read_tz
+        day = window.start
+        while day <= window.end:
+            begins = window.since is None or day > window.start or window.since <= day_start(day, read_tz)
+            ends = window.until is None or day < window.end or window.until >= day_start(day + DAY, read_tz)
+            if begins:
+                self._runs[day] = requested_at
+            if ends and day in self._runs:
+                self._full_read(day, self._runs.pop(day), settings)
+            elif day not in self.swept and (today - day).days <= settings.lookback_days:
+                self.swept[day] = None  # partly read (fresh part): owed its sweeps
+            day += DAY
+        if not window.sweep:
+            moved = window_cursor(window, read_tz, requested_at)
+            self.cursor = max(filter(None, (self.cursor, moved)))
+        self._learn_rate(window, records, requested_at, read_tz)
+
+    def _full_read(self, day: dt.date, at: dt.datetime, settings: PlanSettings) -> None:
+        self.swept[day] = at
+        if (at.astimezone(settings.read_tz).date() - day).days >= settings.lookback_days:
+            del self.swept[day]  # read whole on or after the day it leaves the lookback: nothing more is owed
+
+    def drop_done(self, read_tz: ZoneInfo, lookback_days: int) -> None:
+        for day, at in list(self.swept.items()):
+            if at is not None and (at.astimezone(read_tz).date() - day).days >= lookback_days:
+                del self.swept[day]
+
+    def _learn_rate(self, window: Window, records: int, requested_at: dt.datetime, read_tz: ZoneInfo) -> None:
+        """Events per day from a completed window; a read of under an hour (a frequent sync's fresh part) says too little."""
+        begin = window.since or day_start(window.start, read_tz)
+        end = min(window.until or day_start(window.end + DAY, read_tz), requested_at)
+        days = (end - begin) / DAY
+        if days >= 1 / 24:
+            self.events_per_day = records / days
+
+    # --- what is owed --------------------------------------------------------------------------
+    def due_sweeps(self, today: dt.date, settings: PlanSettings) -> List[dt.date]:
+        """Past days owed a sweep today: a sweep day has come since the day was last read in full."""
+        points = sweep_days(settings.lookback_days, settings.sweeps)
+        last = min(settings.end_date, today) if settings.end_date else today
+        due = []
+        for day, at in sorted(self.swept.items()):
+            if day >= today or day > last or day < settings.start_date:
+                continue
+            read_age = (at.astimezone(settings.read_tz).date() - day).days if at else 0
+            age = (today - day).days
+            if any(read_age < point <= age for point in points):
+                due.append(day)
+        return due
+
+
+class WindowSizer:
+    """Window sizes from the events per day seen: `max_days` for a small project, about `target_events` for a big one."""
+
+    def __init__(self, settings: PlanSettings, events_per_day: Optional[float]):
+        self._settings = settings
+        self._target = settings.target_events
+        self.rate = events_per_day
+        self._probed = events_per_day is not None
+
+    def learn(self, events_per_day: Optional[float]) -> None:
+        self.rate = events_per_day
+
+    def broke_off(self, records: int) -> None:
+        """A read broke off after `records` events: aim lower from now on (the connection may drop at about that count)."""
+        if records:
+            self._target = max(1, min(self._target, int(records * BREAK_MARGIN)))
+
+    def window(self, day: dt.date, last: dt.date, since: Optional[dt.datetime], sweep: bool = False) -> Window:
+        settings = self._settings
+        if self.rate is None:  # the first window probes the rate; a plan made before reading assumes a small project after it
+            days = settings.max_days if self._probed else min(FIRST_WINDOW_DAYS, settings.max_days)
+            self._probed = True
+        else:
+            days = int(max(1, min(settings.max_days, self._target // max(self.rate, 1))))
+        if self.rate is not None and self.rate > self._target:  # parts of a day
+            pieces = min(math.ceil(self.rate / self._target), int(DAY / MIN_PIECE))
+            begin = since or day_start(day, settings.read_tz)
+            day_end = day_start(day + DAY, settings.read_tz)
+            until = min(day_end, begin + _round_up(DAY / pieces))
+            return Window(day, day, since, None if until >= day_end else until, sweep)
+        return Window(day, min(last, day + dt.timedelta(days=days - 1)), since, None, sweep)
+
+
+def window_days(window: Window, read_tz: ZoneInfo) -> float:
+    """How many days a window covers (a part of a day as a fraction), for progress."""
+    if window.since is None and window.until is None:
+        return window.days
+    begin = window.since or day_start(window.start, read_tz)
+    end = window.until or day_start(window.end + DAY, read_tz)
+    return max(0.0, (end - begin) / DAY)
+
+
+def _round_up(length: dt.timedelta) -> dt.timedelta:
+    return max(MIN_PIECE, dt.timedelta(minutes=math.ceil(length / dt.timedelta(minutes=1))))
+
+
+def fresh_start(state: ReadState, settings: PlanSettings) -> tuple[dt.date, Optional[dt.datetime]]:
+    """Where the fresh part begins: start_date, or the cursor minus the overlap (never before start_date)."""
+    floor = day_start(settings.start_date, settings.read_tz)
+    if state.cursor is None:
+        return settings.start_date, None
+    since = max(floor, state.cursor - settings.overlap)
+    day = since.astimezone(settings.read_tz).date()
+    return day, (None if since == day_start(day, settings.read_tz) else since)
+
+
+def fresh_windows(sizer: WindowSizer, first: dt.date, since: Optional[dt.datetime], last: dt.date, settings: PlanSettings) -> Iterator[Window]:
+    """The fresh part, one window at a time: each is sized when it is asked for, from what was read before it."""
+    day = first
+    while day <= last:
+        window = sizer.window(day, last, since)
+        yield window
+        if window.until is not None:
+            day, since = window.end, window.until
+        else:
+            day, since = window.end + DAY, None
+
+
+def sweep_windows(sizer: WindowSizer, days: List[dt.date]) -> Iterator[Window]:
+    """Runs of consecutive due days, in windows sized like the fresh ones (whole days, or parts of a big day)."""
+    index = 0
+    while index < len(days):
+        run_end = index
+        while run_end + 1 < len(days) and days[run_end + 1] == days[run_end] + DAY:
+            run_end += 1
+        day, since = days[index], None
+        while day <= days[run_end]:
+            window = sizer.window(day, days[run_end], since, sweep=True)
+            yield window
+            if window.until is not None:
+                day, since = window.end, window.until
+            else:
+                day, since = window.end + DAY, None
+        index = run_end + 1
+
+
+def split(window: Window, requested_at: dt.datetime, read_tz: ZoneInfo) -> Optional[List[Window]]:
+    """Two halves of a window that broke off: by days, then a day by time; None when it is as small as a window gets."""
+    if window.days > 1:
+        middle = window.start + dt.timedelta(days=window.days // 2 - 1)
+        return [
+            Window(window.start, middle, window.since, None, window.sweep),
+            Window(middle + DAY, window.end, None, window.until, window.sweep),
+        ]
+    begin = window.since or day_start(window.start, read_tz)
+    end = min(window.until or day_start(window.start + DAY, read_tz), requested_at)  # today's open end: nothing after the request exists
+    if end - begin < 2 * MIN_PIECE:
+        return None
+    middle = begin + dt.timedelta(minutes=math.floor((end - begin) / 2 / dt.timedelta(minutes=1)))
+    return [
+        Window(window.start, window.start, window.since, middle, window.sweep),
+        Window(window.start, window.start, middle, window.until, window.sweep),
+    ]
