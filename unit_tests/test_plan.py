@@ -223,3 +223,23 @@ def test_sweeps_of_consecutive_days_share_windows_and_a_gap_starts_a_new_one():
 )
 def test_split(window, requested_at, expected):
     assert split(window, at(requested_at), UTC) == expected
+
+
+@pytest.mark.parametrize(
+    "lookback, start_date, expected",
+    [(0, "2024-01-01", {}), (2, "2024-05-10", {"2024-05-10": "2024-05-10T12:00:00Z"}), (2, "2024-01-01", {"2024-05-09": "2024-05-10T12:00:00Z", "2024-05-10": "2024-05-10T12:00:00Z"})],
+    ids=["no-lookback-keeps-nothing", "days-before-start-date-are-dropped", "kept"],
+)
+def test_days_never_to_be_swept_leave_the_state(lookback, start_date, expected):
+    state = ReadState.parse({"timestamp": "2024-05-10T12:00:00Z"}, UTC, 2)
+    state.due_sweeps(d("2024-05-10"), settings(lookback_days=lookback, start_date=d(start_date)))
+    assert state.swept == {d(day): at(instant) for day, instant in expected.items()}
+
+
+def test_given_no_lookback_when_fresh_windows_are_read_day_after_day_then_the_state_holds_no_days():
+    plan = settings(lookback_days=0)
+    state = ReadState.parse({"timestamp": "2024-05-10T12:00:00Z", "swept": {}}, UTC, 0)
+    for hour in range(13, 48):
+        now = at("2024-05-10T00:00:00Z") + dt.timedelta(hours=hour)
+        state.record_read(Window(now.date(), now.date(), since=now - dt.timedelta(minutes=70)), now, 10, plan, now.date())
+    assert state.swept == {}

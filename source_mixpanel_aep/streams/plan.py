@@ -135,7 +135,7 @@ class ReadState:
                 self._runs[day] = requested_at
             if ends and day in self._runs:
                 self._full_read(day, self._runs.pop(day), settings)
-            elif day not in self.swept and (today - day).days <= settings.lookback_days:
+            elif day not in self.swept and 0 <= (today - day).days <= settings.lookback_days and sweep_days(settings.lookback_days, settings.sweeps):
                 self.swept[day] = None  # partly read (fresh part): owed its sweeps
             day += DAY
         if not window.sweep:
@@ -163,8 +163,14 @@ class ReadState:
 
     # --- what is owed --------------------------------------------------------------------------
     def due_sweeps(self, today: dt.date, settings: PlanSettings) -> List[dt.date]:
-        """Past days owed a sweep today: a sweep day has come since the day was last read in full."""
+        """Past days owed a sweep today: a sweep day has come since the day was last read in full.
+
+        Days the plan will never sweep leave the state here: before start_date (a config change), or
+        all of them when sweeps are off (lookback 0).
+        """
         points = sweep_days(settings.lookback_days, settings.sweeps)
+        for day in [day for day in self.swept if day < settings.start_date or not points]:
+            del self.swept[day]
         last = min(settings.end_date, today) if settings.end_date else today
         due = []
         for day, at in sorted(self.swept.items()):
