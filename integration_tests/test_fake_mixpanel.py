@@ -403,3 +403,28 @@ def test_where_never_filters_raw_lines(fake):
     fake.add_raw_line(DAY, b'{"event": "raw", "properties": {"time": 1}}')
     body = export(fake, where=f'properties["$time"] >= datetime({ts(DAY, 23)})').content
     assert b'"event": "raw"' in body
+
+
+# -- late events in the generator ---------------------------------------------------------------
+
+HOUR_MS = 3_600_000
+
+
+def _arrival_delay_ms(event: dict) -> int:
+    return event["properties"]["mp_processing_time_ms"] - event["properties"]["time"] * 1000
+
+
+def test_given_generated_events_then_about_one_percent_arrive_1_to_96_hours_late_and_the_rest_within_seconds():
+    events = [e for n in range(5) for e in generate_events(DAY + datetime.timedelta(days=n), 4000, seed=n)]
+    delays = [_arrival_delay_ms(e) for e in events]
+    late = [d for d in delays if d >= HOUR_MS]
+    assert 0.008 <= len(late) / len(events) <= 0.012, len(late)
+    assert all(HOUR_MS <= d <= 96 * HOUR_MS for d in late)
+    assert all(0 <= d < 10_000 for d in delays if d < HOUR_MS)  # the others: within seconds of their time
+    quarters = [sum(1 for d in late if HOUR_MS + q * 95 * HOUR_MS / 4 <= d < HOUR_MS + (q + 1) * 95 * HOUR_MS / 4)
+                for q in range(4)]
+    assert all(n >= len(late) / 10 for n in quarters), quarters  # spread over the range, not one value
+    assert len(set(late)) > len(late) * 0.9
+    imported = [e["properties"].get("$import") is True for e in events]
+    assert 1 / 20 <= sum(imported) / len(events) <= 1 / 13  # still about 1 in 16 is an /import
+    assert {imp for imp, d in zip(imported, delays) if d >= HOUR_MS} == {True, False}  # lateness is not $import

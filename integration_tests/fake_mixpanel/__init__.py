@@ -18,6 +18,11 @@ A given project_id other than FAKE_PROJECT_ID is 403 with any credentials.
 (also ``>``, ``<``, ``<=``, ``==``) joined to the rest with ``and``, e.g. ``(<theirs>) and (<ours>)``;
 every other condition, and ``$time`` under ``or``/``not``, is ignored (see ``where.py``).
 
+Generated events (``events_per_day`` + ``days``, see ``events.py``): about 1 in 100 is *late*, its
+``mp_processing_time_ms`` between 1 h and 96 h after its ``time`` (spread over that range); every
+other one arrives within seconds of its ``time``.  About 1 in 16 carries ``"$import": true``
+(independent of lateness).
+
 Faults, queued with ``add_fault(kind, times=1, **options)``; each export request consumes the
 first pending one (even a request then rejected for auth or params):
   * ``none``: no fault, the request is served normally.  Queue it first to let that many
