@@ -23,6 +23,22 @@ Generated events (``events_per_day`` + ``days``, see ``events.py``): about 1 in 
 other one arrives within seconds of its ``time``.  About 1 in 16 carries ``"$import": true``
 (independent of lateness).
 
+The clock, ``now=`` (a function returning an aware datetime; ``None``, the default: no clock):
+  * the server's "today" is ``now()``'s date in ``project_timezone`` (a fixed ``today=`` still wins);
+  * an event *exists* (is served, and is in ``expected_events``) once both its ``properties.time``
+    and its ``properties.mp_processing_time_ms`` are at or before ``now()``.  ``time`` is compared as
+    stored: for a legacy project (``project_timezone`` other than UTC) against now's local
+    wall-clock seconds; ``mp_processing_time_ms`` (UTC ms) against now itself.  An event without a
+    numeric ``mp_processing_time_ms`` exists once its ``time`` is past.  Raw lines are never filtered;
+  * ``expected_events(..., at=instant)`` answers what exists at any instant (also without a clock);
+    with a clock ``at`` defaults to ``now()``, without one (and no ``at``) every event counts;
+  * ``RecordedRequest.at`` is when the request arrived, by this clock (no clock: real UTC time).
+    A request reads the clock once: its "today" and its existence cut-off are that instant;
+  * ``cache_bodies``: with a clock, a body is kept and replayed only when every event of its days
+    exists at the request's instant (the body is then the same for any later instant); any other
+    request is generated afresh, so a kept body is never stale.
+Without a clock every event exists from the start and "today" is the real date.
+
 Faults, queued with ``add_fault(kind, times=1, **options)``; each export request consumes the
 first pending one (even a request then rejected for auth or params):
   * ``none``: no fault, the request is served normally.  Queue it first to let that many

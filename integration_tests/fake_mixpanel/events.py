@@ -23,9 +23,9 @@ from __future__ import annotations
 import datetime
 import json
 import random
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
-__all__ = ["generate_events", "event_lines", "day_of_time"]
+__all__ = ["generate_events", "event_lines", "day_of_time", "last_arrival_ms"]
 
 _EPOCH = datetime.date(1970, 1, 1)
 
@@ -132,13 +132,22 @@ def day_of_time(value) -> datetime.date | None:
         return None
 
 
+def last_arrival_ms(day: datetime.date) -> int:
+    """No event ``event_lines(day, ...)`` generates is processed after this (Unix ms), whatever the count or seed."""
+    return ((day - _EPOCH).days + 1) * 86_400_000 + _LATE_MAX_MS
+
+
 def event_lines(day: datetime.date, count: int, *, seed: int = 0, time_in_ms: bool = False,
-                wanted: frozenset[str] | set[str] | None = None) -> Iterator[bytes]:
+                wanted: frozenset[str] | set[str] | None = None,
+                keep: Callable[[int, int], bool] | None = None) -> Iterator[bytes]:
     """Yield the JSON lines (bytes ending in b"\\n") of ``generate_events(day, count, seed=seed)``.
 
     ``wanted`` (event names) filters without changing the other events: the random draws
-    happen for every event, only the formatting is skipped.  Times rise through the day:
-    event i lands in the i-th of ``count`` equal slices of the day, at a random offset.
+    happen for every event, only the formatting is skipped.  ``keep(time, processing_ms)`` does
+    the same on the event's stored ``time`` (Unix seconds, even with ``time_in_ms``) and its
+    ``mp_processing_time_ms``, so the server filters on them without parsing a line (or even
+    formatting it).  Times rise through the day: event i lands in the i-th of ``count`` equal
+    slices of the day, at a random offset.
     """
     rng = random.Random("fake-mixpanel:%d:%s" % (seed, day.isoformat()))
     bits = rng.getrandbits
@@ -152,6 +161,16 @@ def event_lines(day: datetime.date, count: int, *, seed: int = 0, time_in_ms: bo
             continue
         t = day_start + (i * 86400) // count + (r >> 7) % slot
         received = t * 1000 + 40 + (s & 0xFFF)  # client -> API latency, in ms
+        # Arrival: within seconds, except the late ~1%, 1 h to 96 h after `time`.  Decided from r ^ s
+        # (no third draw, so the draws of the next events don't shift): uniform, and independent of
+        # r alone and of s alone, so lateness is not tied to the event name, the user or $import.
+        late = r ^ s
+        if late % _LATE_ONE_IN == 0:
+            processed = t * 1000 + _LATE_MIN_MS + (late // _LATE_ONE_IN) % (_LATE_MAX_MS - _LATE_MIN_MS + 1)
+        else:
+            processed = received + 5 + ((s >> 35) & 255)
+        if keep is not None and not keep(t, processed):
+            continue
         user = (r >> 24) % _USERS
         logged_in = user % 3 != 0
         extra = b""
@@ -171,14 +190,6 @@ def event_lines(day: datetime.date, count: int, *, seed: int = 0, time_in_ms: bo
             lib = b'"python"'
         else:
             lib = b'"web"'
-        # Arrival: within seconds, except the late ~1%, 1 h to 96 h after `time`.  Decided from r ^ s
-        # (no third draw, so the draws of the next events don't shift): uniform, and independent of
-        # r alone and of s alone, so lateness is not tied to the event name, the user or $import.
-        late = r ^ s
-        if late % _LATE_ONE_IN == 0:
-            processed = t * 1000 + _LATE_MIN_MS + (late // _LATE_ONE_IN) % (_LATE_MAX_MS - _LATE_MIN_MS + 1)
-        else:
-            processed = received + 5 + ((s >> 35) & 255)
         height, width = _SCREENS[(r >> 40) & 7]
         line = _LINE % (
             name_json, t * 1000 if time_in_ms else t, _DISTINCT_IDS[user], _BROWSERS[(r >> 43) & 7],
