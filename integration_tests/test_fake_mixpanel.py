@@ -580,3 +580,50 @@ def test_given_a_clock_and_cache_bodies_then_a_kept_body_is_never_stale():
         assert served() == noon
         assert [r.from_cache for r in fake.requests] == [False, False, False, False, True, False]
 
+
+# -- drop_every_lines ---------------------------------------------------------------------------
+
+def _read_until_dropped(response: requests.Response) -> tuple[bytes, bool]:
+    """The body bytes a client gets, and whether the response ended incomplete."""
+    pieces = []
+    try:
+        for piece in response.iter_content(chunk_size=None):
+            pieces.append(piece)
+    except requests.exceptions.ChunkedEncodingError:
+        return b"".join(pieces), True
+    return b"".join(pieces), False
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_given_drop_every_lines_when_a_body_is_longer_then_it_is_cut_after_exactly_n_lines(encoding):
+    with FakeMixpanel(events_per_day=60, days=[DAY], today=TODAY, drop_every_lines=25) as fake:
+        expected = fake.expected_events(DAY, DAY)
+        body, dropped = _read_until_dropped(export(fake, stream=True, headers={"Accept-Encoding": encoding}))
+        assert dropped and body.endswith(b"\n") and parse(body) == expected[:25]
+        assert fake.requests[-1].lines_sent == 25
+        fake.drop_every_lines = None  # a plain attribute: the next request is whole again
+        body, dropped = _read_until_dropped(export(fake, stream=True, headers={"Accept-Encoding": encoding}))
+        assert not dropped and parse(body) == expected
+
+
+def test_given_drop_every_lines_when_a_body_is_not_longer_then_it_completes():
+    with FakeMixpanel(events_per_day=20, days=[DAY], today=TODAY, drop_every_lines=20) as fake:
+        body, dropped = _read_until_dropped(export(fake, stream=True))
+        assert not dropped and parse(body) == fake.expected_events(DAY, DAY)
+        body, dropped = _read_until_dropped(export(fake, stream=True, limit=5))
+        assert not dropped and len(parse(body)) == 5
+
+
+def test_given_drop_every_lines_then_a_queued_fault_applies_first_and_a_long_kept_body_is_not_replayed():
+    with FakeMixpanel(events_per_day=30, days=[DAY], today=TODAY, cache_bodies=True) as fake:
+        expected = fake.expected_events(DAY, DAY)
+        assert parse(export(fake).content) == expected  # kept whole
+        fake.drop_every_lines = 10
+        body, dropped = _read_until_dropped(export(fake, stream=True))
+        assert dropped and parse(body) == expected[:10] and not fake.requests[-1].from_cache
+        fake.add_fault("terminated_early", after_events=15)
+        body, dropped = _read_until_dropped(export(fake, stream=True))
+        assert not dropped and body.endswith(b"terminated early\n") and parse(body[:-len(b"terminated early\n")]) == expected[:15]
+        fake.add_fault("none")
+        body, dropped = _read_until_dropped(export(fake, stream=True))
+        assert dropped and parse(body) == expected[:10]

@@ -39,6 +39,13 @@ The clock, ``now=`` (a function returning an aware datetime; ``None``, the defau
     request is generated afresh, so a kept body is never stale.
 Without a clock every event exists from the start and "today" is the real date.
 
+``drop_every_lines=N`` (``None`` by default; a plain attribute too, it may change between requests):
+an export response of more than N body lines is cut after exactly N lines, the connection shut
+down mid-body as by the ``reset`` fault (a FIN, no final chunk), so the client sees an incomplete
+response.  A response of at most N lines completes normally.  A request that consumes a queued
+fault follows that fault instead (a ``none`` fault leaves the rule on), and a kept body
+(``cache_bodies``) of more than N lines is not replayed.
+
 Faults, queued with ``add_fault(kind, times=1, **options)``; each export request consumes the
 first pending one (even a request then rejected for auth or params):
   * ``none``: no fault, the request is served normally.  Queue it first to let that many

@@ -426,6 +426,8 @@ class _Handler(BaseHTTPRequestHandler):
         writer = _BodyWriter(
             self, gzip_ok=accepts_gzip and fake.gzip_enabled,
             force_gzip=kind == "truncated_gzip" and accepts_gzip, charset=not (kind == "no_charset" or opts.get("no_charset")))
+        # A queued fault wins; with none (or a "none" fault) a long body is cut after drop_every_lines lines.
+        drop = fake.drop_every_lines if kind in (None, "none") else None
         # With a clock, a body is kept and reused only when every event of its days exists (then it is
         # what it would be without a clock, whatever the instant); otherwise it is generated each time.
         cache_key = (from_date, to_date, time_in_ms, wanted, where, limit, writer.gzip_ok, writer.charset)
@@ -433,7 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.cache_bodies and fault is None and (at is None or fake._settled(from_date, to_date, at)):
             with fake._lock:
                 body = fake._bodies.get(cache_key)
-            if body is not None:
+            if body is not None and (drop is None or body.lines_sent <= drop):
                 writer.replay(body)
                 return
             writer.tee = []
@@ -454,6 +456,9 @@ class _Handler(BaseHTTPRequestHandler):
             cut = opts.get("after_bytes")
         sent = 0
         for line in lines:
+            if drop is not None and record.lines_sent >= drop:  # one line more than allowed: drop the connection
+                self._cut(writer, "reset", {})
+                return
             record.lines_sent += 1
             if cut is not None and sent + len(line) >= cut:
                 keep = cut - sent

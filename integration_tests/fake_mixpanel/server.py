@@ -86,7 +86,8 @@ class FakeMixpanel:
     ``cache_bodies=True`` keeps each fault-free response as sent and answers the same request again
     from memory (for the benchmark: a real Mixpanel's CPU is not on the machine being measured).
     ``now``: the fake's clock, a function returning an aware datetime (see the module docstring);
-    ``today`` still wins over it.
+    ``today`` still wins over it.  ``drop_every_lines=N`` (a plain attribute too): an export response
+    of more than N lines is cut after N, the connection dropped as by a ``reset`` fault.
     """
 
     def __init__(self, events: Iterable[dict] | None = None, *, events_per_day: int = 0,
@@ -96,9 +97,11 @@ class FakeMixpanel:
                  expired_credentials: bool = False, payment_required: bool = False,
                  gzip_min_bytes: int = 1400, debug: bool | None = None, cache_bodies: bool = False,
                  profiles: int = 0, page_size: int = DEFAULT_PAGE_SIZE, cohorts: Sequence[dict] = (),
-                 now: Callable[[], datetime.datetime] | None = None):
+                 now: Callable[[], datetime.datetime] | None = None, drop_every_lines: int | None = None):
         if events_per_day < 0 or chunk_size < 1:
             raise ValueError("events_per_day must be >= 0 and chunk_size >= 1")
+        if drop_every_lines is not None and drop_every_lines < 0:
+            raise ValueError("drop_every_lines must be None or >= 0")
         if events_per_day and not days:
             raise ValueError("events_per_day needs the days to generate (days=[...])")
         self.events_per_day, self.seed = events_per_day, seed
@@ -110,7 +113,7 @@ class FakeMixpanel:
         self.payment_required = payment_required
         self.debug = bool(os.environ.get("FAKE_MIXPANEL_DEBUG")) if debug is None else debug
         self.cache_bodies = cache_bodies
-        self.now = now
+        self.now, self.drop_every_lines = now, drop_every_lines
         self._bodies: dict[tuple, object] = {}  # request key -> handler._CachedBody, when cache_bodies
         self._version = 0  # bumped by every change of the data: a body generated across a change is not kept
         self.requests: list[RecordedRequest] = []
