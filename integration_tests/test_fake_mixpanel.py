@@ -403,3 +403,227 @@ def test_where_never_filters_raw_lines(fake):
     fake.add_raw_line(DAY, b'{"event": "raw", "properties": {"time": 1}}')
     body = export(fake, where=f'properties["$time"] >= datetime({ts(DAY, 23)})').content
     assert b'"event": "raw"' in body
+
+
+# -- late events in the generator ---------------------------------------------------------------
+
+HOUR_MS = 3_600_000
+
+
+def _arrival_delay_ms(event: dict) -> int:
+    return event["properties"]["mp_processing_time_ms"] - event["properties"]["time"] * 1000
+
+
+def test_given_generated_events_then_about_one_percent_arrive_1_to_96_hours_late_and_the_rest_within_seconds():
+    events = [e for n in range(5) for e in generate_events(DAY + datetime.timedelta(days=n), 4000, seed=n)]
+    delays = [_arrival_delay_ms(e) for e in events]
+    late = [d for d in delays if d >= HOUR_MS]
+    assert 0.008 <= len(late) / len(events) <= 0.012, len(late)
+    assert all(HOUR_MS <= d <= 96 * HOUR_MS for d in late)
+    assert all(0 <= d < 10_000 for d in delays if d < HOUR_MS)  # the others: within seconds of their time
+    quarters = [sum(1 for d in late if HOUR_MS + q * 95 * HOUR_MS / 4 <= d < HOUR_MS + (q + 1) * 95 * HOUR_MS / 4)
+                for q in range(4)]
+    assert all(n >= len(late) / 10 for n in quarters), quarters  # spread over the range, not one value
+    assert len(set(late)) > len(late) * 0.9
+    imported = [e["properties"].get("$import") is True for e in events]
+    assert 1 / 20 <= sum(imported) / len(events) <= 1 / 13  # still about 1 in 16 is an /import
+    assert {imp for imp, d in zip(imported, delays) if d >= HOUR_MS} == {True, False}  # lateness is not $import
+
+
+# -- the clock (now=): today, existence, RecordedRequest.at, the cache -----------------------------
+
+class Clock:
+    """A settable fake clock: ``FakeMixpanel(now=clock)``."""
+
+    def __init__(self, at: datetime.datetime):
+        self.at = at
+
+    def __call__(self) -> datetime.datetime:
+        return self.at
+
+
+def utc(day: datetime.date, hour: int = 0, minute: int = 0, second: int = 0, ms: int = 0) -> datetime.datetime:
+    return datetime.datetime(day.year, day.month, day.day, hour, minute, second, ms * 1000, tzinfo=datetime.timezone.utc)
+
+
+def _names(response: requests.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [e["event"] for e in parse(response.content)]
+
+
+def test_given_a_clock_when_an_event_has_not_happened_yet_then_it_is_not_served():
+    clock = Clock(utc(DAY, 11, 59, 59))
+    events = [{"event": "noon", "properties": {"time": ts(DAY, 12), "distinct_id": "u"}},
+              {"event": "morning", "properties": {"time": ts(DAY, 8), "distinct_id": "u"}}]
+    with FakeMixpanel(events, today=TODAY, now=clock) as fake:
+        assert _names(export(fake)) == ["morning"]
+        assert [e["event"] for e in fake.expected_events(DAY, DAY)] == ["morning"]
+        clock.at = utc(DAY, 12)  # at its time exactly: it exists
+        assert _names(export(fake)) == ["noon", "morning"]
+
+
+def test_given_a_clock_when_an_event_has_not_arrived_then_it_is_not_served_until_the_clock_passes_its_arrival():
+    arrival = utc(DAY + datetime.timedelta(days=2), 7)
+    late = {"event": "late", "properties": {"time": ts(DAY, 10), "distinct_id": "u",
+                                            "mp_processing_time_ms": int(arrival.timestamp() * 1000)}}
+    on_time = {"event": "on time", "properties": {"time": ts(DAY, 11), "distinct_id": "u",
+                                                  "mp_processing_time_ms": ts(DAY, 11) * 1000 + 300}}
+    clock = Clock(utc(DAY, 18))
+    with FakeMixpanel([late, on_time], today=TODAY, now=clock) as fake:
+        assert _names(export(fake)) == ["on time"]
+        clock.at = arrival - datetime.timedelta(milliseconds=1)
+        assert _names(export(fake)) == ["on time"]
+        clock.at = arrival
+        assert _names(export(fake)) == ["late", "on time"]
+        assert [e["event"] for e in fake.expected_events(DAY, DAY)] == ["late", "on time"]
+
+
+def test_given_a_clock_then_a_generated_day_fills_up_with_its_events_as_they_happen_and_arrive():
+    every = list(generate_events(DAY, 3000))
+    def arrived_by(at: datetime.datetime, events=every) -> list[dict]:
+        seconds, ms = at.timestamp(), at.timestamp() * 1000
+        return [e for e in events if e["properties"]["time"] <= seconds and e["properties"]["mp_processing_time_ms"] <= ms]
+
+    clock = Clock(utc(DAY, 15, 30))
+    bound = ts(DAY, 6)
+    where = f'properties["$time"] >= datetime({bound})'
+    with FakeMixpanel(events_per_day=3000, days=[DAY], today=TODAY, now=clock) as fake:
+        for at in (utc(DAY) - datetime.timedelta(seconds=1), utc(DAY, 15, 30), utc(DAY + datetime.timedelta(days=1), 9),
+                   utc(DAY + datetime.timedelta(days=5))):
+            clock.at = at
+            expected = arrived_by(at)
+            for encoding in ("gzip", "identity"):
+                assert parse(export(fake, headers={"Accept-Encoding": encoding}).content) == expected, (at, encoding)
+            assert fake.expected_events(DAY, DAY) == expected
+            in_ms = parse(export(fake, time_in_ms="true").content)
+            assert [e["properties"]["time"] for e in in_ms] == [e["properties"]["time"] * 1000 for e in expected]
+            narrowed = [e for e in expected if e["properties"]["time"] >= bound]
+            assert parse(export(fake, where=where).content) == narrowed == fake.expected_events(DAY, DAY, where=where)
+        assert fake.requests[-1].lines_sent == len(narrowed)
+    happened = [e for e in every if e["properties"]["time"] <= utc(DAY, 15, 30).timestamp()]
+    assert 0 < len(arrived_by(utc(DAY, 15, 30))) < len(happened) < len(every)  # some happened but are late
+    assert len(arrived_by(utc(DAY + datetime.timedelta(days=1), 9))) < len(every) == len(arrived_by(utc(DAY + datetime.timedelta(days=5))))
+
+
+def test_given_a_clock_then_today_follows_it_in_the_project_timezone_unless_today_is_fixed():
+    clock = Clock(utc(TODAY, 3))  # 2024-03-10 03:00 UTC is still 2024-03-09 in Los Angeles
+    yesterday = (TODAY - datetime.timedelta(days=1)).isoformat()
+    with FakeMixpanel(project_timezone="America/Los_Angeles", now=clock) as fake:
+        r = export(fake, from_date=yesterday, to_date=TODAY.isoformat())
+        assert r.status_code == 400 and r.json() == {"error": "to_date cannot be later than today"}
+        assert export(fake, from_date=yesterday, to_date=yesterday).status_code == 200
+        clock.at = utc(TODAY, 9)  # 01:00 on the 10th in Los Angeles
+        assert export(fake, from_date=yesterday, to_date=TODAY.isoformat()).status_code == 200
+        assert export(fake, from_date=yesterday, to_date="2024-03-11").status_code == 400
+    with FakeMixpanel(now=Clock(utc(TODAY, 12)), today=DAY) as fixed:
+        assert export(fixed, from_date=DAY.isoformat(), to_date="2024-03-02").status_code == 400
+        assert export(fixed).status_code == 200
+
+
+def test_given_a_legacy_project_and_a_clock_then_an_event_exists_once_local_wall_clock_time_passes_its_stored_time():
+    # Stored 10:00 "local" in Los Angeles (UTC-8 on 2024-03-01) is 18:00 UTC: its stored number
+    # is already past at 12:00 UTC, but the event has not happened yet.
+    event = {"event": "e", "properties": {"time": ts(DAY, 10), "distinct_id": "u"}}
+    clock = Clock(utc(DAY, 12))
+    with FakeMixpanel([event], project_timezone="America/Los_Angeles", today=TODAY, now=clock) as fake:
+        assert _names(export(fake)) == []
+        clock.at = utc(DAY, 17, 59, 59)
+        assert _names(export(fake)) == []
+        clock.at = datetime.datetime(2024, 3, 1, 10, tzinfo=ZoneInfo("America/Los_Angeles"))  # any aware datetime
+        assert _names(export(fake)) == ["e"]
+        assert fake.expected_events(DAY, DAY, at=utc(DAY, 17)) == []
+
+
+def test_given_no_clock_then_expected_events_at_an_instant_answers_what_existed_then_and_requests_get_everything():
+    arrival = utc(DAY, 20)
+    events = [{"event": "late", "properties": {"time": ts(DAY, 10), "distinct_id": "u",
+                                               "mp_processing_time_ms": int(arrival.timestamp() * 1000)}},
+              {"event": "plain", "properties": {"time": ts(DAY, 11), "distinct_id": "u"}}]
+    with FakeMixpanel(events, today=TODAY) as fake:
+        assert [e["event"] for e in fake.expected_events(DAY, DAY, at=utc(DAY, 10, 30))] == []
+        assert [e["event"] for e in fake.expected_events(DAY, DAY, at=utc(DAY, 12))] == ["plain"]
+        assert [e["event"] for e in fake.expected_events(DAY, DAY, at=arrival)] == ["late", "plain"]
+        assert [e["event"] for e in fake.expected_events(DAY, DAY)] == ["late", "plain"]
+        assert _names(export(fake)) == ["late", "plain"]
+        with pytest.raises(ValueError):
+            fake.expected_events(DAY, DAY, at=datetime.datetime(2024, 3, 1, 12))  # naive: which timezone?
+
+
+def test_given_a_clock_then_recorded_requests_carry_its_instant_and_without_one_the_real_utc_time():
+    clock = Clock(utc(DAY, 9, 15))
+    with FakeMixpanel(events_per_day=5, days=[DAY], today=TODAY, now=clock) as fake:
+        export(fake)
+        clock.at = utc(DAY + datetime.timedelta(days=3), 23, 59)
+        export(fake, from_date="2024-03-99")  # rejected requests are recorded with their instant too
+        assert [r.at for r in fake.requests] == [utc(DAY, 9, 15), utc(DAY + datetime.timedelta(days=3), 23, 59)]
+    with FakeMixpanel(events_per_day=5, days=[DAY], today=TODAY) as real:
+        before = datetime.datetime.now(datetime.timezone.utc)
+        export(real)
+        after = datetime.datetime.now(datetime.timezone.utc)
+        assert before <= real.requests[0].at <= after and real.requests[0].at.utcoffset() == datetime.timedelta(0)
+
+
+def test_given_a_clock_and_cache_bodies_then_a_kept_body_is_never_stale():
+    clock = Clock(utc(DAY, 12))
+    with FakeMixpanel(events_per_day=500, days=[DAY], today=TODAY, cache_bodies=True, now=clock) as fake:
+        def served() -> int:
+            return len(parse(export(fake).content))
+
+        noon = served()
+        assert served() == noon and noon == len(fake.expected_events(DAY, DAY))
+        clock.at = utc(DAY + datetime.timedelta(days=1), 12)
+        next_day = served()
+        assert noon < next_day == len(fake.expected_events(DAY, DAY))
+        clock.at = utc(DAY + datetime.timedelta(days=6))  # every event of the day has arrived
+        assert served() == served() == 500
+        clock.at = utc(DAY, 12)  # back in time: the full body kept meanwhile must not be answered
+        assert served() == noon
+        assert [r.from_cache for r in fake.requests] == [False, False, False, False, True, False]
+
+
+# -- drop_every_lines ---------------------------------------------------------------------------
+
+def _read_until_dropped(response: requests.Response) -> tuple[bytes, bool]:
+    """The body bytes a client gets, and whether the response ended incomplete."""
+    pieces = []
+    try:
+        for piece in response.iter_content(chunk_size=None):
+            pieces.append(piece)
+    except requests.exceptions.ChunkedEncodingError:
+        return b"".join(pieces), True
+    return b"".join(pieces), False
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_given_drop_every_lines_when_a_body_is_longer_then_it_is_cut_after_exactly_n_lines(encoding):
+    with FakeMixpanel(events_per_day=60, days=[DAY], today=TODAY, drop_every_lines=25) as fake:
+        expected = fake.expected_events(DAY, DAY)
+        body, dropped = _read_until_dropped(export(fake, stream=True, headers={"Accept-Encoding": encoding}))
+        assert dropped and body.endswith(b"\n") and parse(body) == expected[:25]
+        assert fake.requests[-1].lines_sent == 25
+        fake.drop_every_lines = None  # a plain attribute: the next request is whole again
+        body, dropped = _read_until_dropped(export(fake, stream=True, headers={"Accept-Encoding": encoding}))
+        assert not dropped and parse(body) == expected
+
+
+def test_given_drop_every_lines_when_a_body_is_not_longer_then_it_completes():
+    with FakeMixpanel(events_per_day=20, days=[DAY], today=TODAY, drop_every_lines=20) as fake:
+        body, dropped = _read_until_dropped(export(fake, stream=True))
+        assert not dropped and parse(body) == fake.expected_events(DAY, DAY)
+        body, dropped = _read_until_dropped(export(fake, stream=True, limit=5))
+        assert not dropped and len(parse(body)) == 5
+
+
+def test_given_drop_every_lines_then_a_queued_fault_applies_first_and_a_long_kept_body_is_not_replayed():
+    with FakeMixpanel(events_per_day=30, days=[DAY], today=TODAY, cache_bodies=True) as fake:
+        expected = fake.expected_events(DAY, DAY)
+        assert parse(export(fake).content) == expected  # kept whole
+        fake.drop_every_lines = 10
+        body, dropped = _read_until_dropped(export(fake, stream=True))
+        assert dropped and parse(body) == expected[:10] and not fake.requests[-1].from_cache
+        fake.add_fault("terminated_early", after_events=15)
+        body, dropped = _read_until_dropped(export(fake, stream=True))
+        assert not dropped and body.endswith(b"terminated early\n") and parse(body[:-len(b"terminated early\n")]) == expected[:15]
+        fake.add_fault("none")
+        body, dropped = _read_until_dropped(export(fake, stream=True))
+        assert dropped and parse(body) == expected[:10]

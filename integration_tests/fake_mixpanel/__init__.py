@@ -18,6 +18,34 @@ A given project_id other than FAKE_PROJECT_ID is 403 with any credentials.
 (also ``>``, ``<``, ``<=``, ``==``) joined to the rest with ``and``, e.g. ``(<theirs>) and (<ours>)``;
 every other condition, and ``$time`` under ``or``/``not``, is ignored (see ``where.py``).
 
+Generated events (``events_per_day`` + ``days``, see ``events.py``): about 1 in 100 is *late*, its
+``mp_processing_time_ms`` between 1 h and 96 h after its ``time`` (spread over that range); every
+other one arrives within seconds of its ``time``.  About 1 in 16 carries ``"$import": true``
+(independent of lateness).
+
+The clock, ``now=`` (a function returning an aware datetime; ``None``, the default: no clock):
+  * the server's "today" is ``now()``'s date in ``project_timezone`` (a fixed ``today=`` still wins);
+  * an event *exists* (is served, and is in ``expected_events``) once both its ``properties.time``
+    and its ``properties.mp_processing_time_ms`` are at or before ``now()``.  ``time`` is compared as
+    stored: for a legacy project (``project_timezone`` other than UTC) against now's local
+    wall-clock seconds; ``mp_processing_time_ms`` (UTC ms) against now itself.  An event without a
+    numeric ``mp_processing_time_ms`` exists once its ``time`` is past.  Raw lines are never filtered;
+  * ``expected_events(..., at=instant)`` answers what exists at any instant (also without a clock);
+    with a clock ``at`` defaults to ``now()``, without one (and no ``at``) every event counts;
+  * ``RecordedRequest.at`` is when the request arrived, by this clock (no clock: real UTC time).
+    A request reads the clock once: its "today" and its existence cut-off are that instant;
+  * ``cache_bodies``: with a clock, a body is kept and replayed only when every event of its days
+    exists at the request's instant (the body is then the same for any later instant); any other
+    request is generated afresh, so a kept body is never stale.
+Without a clock every event exists from the start and "today" is the real date.
+
+``drop_every_lines=N`` (``None`` by default; a plain attribute too, it may change between requests):
+an export response of more than N body lines is cut after exactly N lines, the connection shut
+down mid-body as by the ``reset`` fault (a FIN, no final chunk), so the client sees an incomplete
+response.  A response of at most N lines completes normally.  A request that consumes a queued
+fault follows that fault instead (a ``none`` fault leaves the rule on), and a kept body
+(``cache_bodies``) of more than N lines is not replayed.
+
 Faults, queued with ``add_fault(kind, times=1, **options)``; each export request consumes the
 first pending one (even a request then rejected for auth or params):
   * ``none``: no fault, the request is served normally.  Queue it first to let that many

@@ -8,6 +8,14 @@ instead of two that could drift apart.
 
 Every line equals ``json.dumps(event, separators=(",", ":"))`` of its own dict
 (ASCII-escaped, no spaces), so a line can be rebuilt from a parsed event byte for byte.
+
+Arrival (``mp_processing_time_ms``, UTC ms): about 1 event in 100 is *late*, processed between
+1 hour and 96 hours (4 days) after its ``time``, spread evenly over that range; every other
+event is processed within about 4.5 seconds of its ``time``.  Which events are late, and by how
+much, follows from the seed like everything else; lateness is independent of ``$import`` (about
+1 event in 16, sent through /import, which only sets ``"$import": true`` and ``mp_lib``).
+For a legacy project (stored ``time`` in local wall-clock seconds) the processing time is
+computed from the stored number too, so it is off by the project's UTC offset.
 """
 
 from __future__ import annotations
@@ -15,9 +23,9 @@ from __future__ import annotations
 import datetime
 import json
 import random
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
-__all__ = ["generate_events", "event_lines", "day_of_time"]
+__all__ = ["generate_events", "event_lines", "day_of_time", "last_arrival_ms"]
 
 _EPOCH = datetime.date(1970, 1, 1)
 
@@ -105,6 +113,9 @@ _LINE = (
     b'"$mp_api_endpoint":"api.mixpanel.com","$mp_api_timestamp_ms":%d,"$os":%s,"$screen_height":%d,'
     b'"$screen_width":%d,%s,"$user_id":%s,"is_logged_in":%s,"mp_lib":%s,"mp_processing_time_ms":%d%s}}\n'
 )
+# Late arrivals: one event in _LATE_ONE_IN reaches Mixpanel between these two delays after its `time`.
+_LATE_ONE_IN = 100
+_LATE_MIN_MS, _LATE_MAX_MS = 3_600_000, 96 * 3_600_000
 _SCREENS = [(1080, 1920), (900, 1440), (1440, 2560), (844, 390), (915, 412), (768, 1366), (1117, 1728), (800, 1280)]
 
 
@@ -121,13 +132,22 @@ def day_of_time(value) -> datetime.date | None:
         return None
 
 
+def last_arrival_ms(day: datetime.date) -> int:
+    """No event ``event_lines(day, ...)`` generates is processed after this (Unix ms), whatever the count or seed."""
+    return ((day - _EPOCH).days + 1) * 86_400_000 + _LATE_MAX_MS
+
+
 def event_lines(day: datetime.date, count: int, *, seed: int = 0, time_in_ms: bool = False,
-                wanted: frozenset[str] | set[str] | None = None) -> Iterator[bytes]:
+                wanted: frozenset[str] | set[str] | None = None,
+                keep: Callable[[int, int], bool] | None = None) -> Iterator[bytes]:
     """Yield the JSON lines (bytes ending in b"\\n") of ``generate_events(day, count, seed=seed)``.
 
     ``wanted`` (event names) filters without changing the other events: the random draws
-    happen for every event, only the formatting is skipped.  Times rise through the day:
-    event i lands in the i-th of ``count`` equal slices of the day, at a random offset.
+    happen for every event, only the formatting is skipped.  ``keep(time, processing_ms)`` does
+    the same on the event's stored ``time`` (Unix seconds, even with ``time_in_ms``) and its
+    ``mp_processing_time_ms``, so the server filters on them without parsing a line (or even
+    formatting it).  Times rise through the day: event i lands in the i-th of ``count`` equal
+    slices of the day, at a random offset.
     """
     rng = random.Random("fake-mixpanel:%d:%s" % (seed, day.isoformat()))
     bits = rng.getrandbits
@@ -141,6 +161,16 @@ def event_lines(day: datetime.date, count: int, *, seed: int = 0, time_in_ms: bo
             continue
         t = day_start + (i * 86400) // count + (r >> 7) % slot
         received = t * 1000 + 40 + (s & 0xFFF)  # client -> API latency, in ms
+        # Arrival: within seconds, except the late ~1%, 1 h to 96 h after `time`.  Decided from r ^ s
+        # (no third draw, so the draws of the next events don't shift): uniform, and independent of
+        # r alone and of s alone, so lateness is not tied to the event name, the user or $import.
+        late = r ^ s
+        if late % _LATE_ONE_IN == 0:
+            processed = t * 1000 + _LATE_MIN_MS + (late // _LATE_ONE_IN) % (_LATE_MAX_MS - _LATE_MIN_MS + 1)
+        else:
+            processed = received + 5 + ((s >> 35) & 255)
+        if keep is not None and not keep(t, processed):
+            continue
         user = (r >> 24) % _USERS
         logged_in = user % 3 != 0
         extra = b""
@@ -155,12 +185,10 @@ def event_lines(day: datetime.date, count: int, *, seed: int = 0, time_in_ms: bo
             extra = b',"session_length_s":%d.%d' % ((s >> 12) & 1023, (s >> 22) % 10)
         if (s >> 26) & 15 == 0:
             extra += _EXPERIMENTS[(s >> 30) & 1]
-        if (s >> 31) & 15 == 0:  # sent through /import: ingested hours to days later
-            processed = received + 3_600_000 * (1 + ((s >> 35) & 127))
+        if (s >> 31) & 15 == 0:  # sent through /import
             extra += b',"$import":true'
             lib = b'"python"'
         else:
-            processed = received + 5 + ((s >> 35) & 255)
             lib = b'"web"'
         height, width = _SCREENS[(r >> 40) & 7]
         line = _LINE % (
@@ -181,8 +209,9 @@ def generate_events(day: datetime.date, count: int, *, seed: int = 0) -> Iterato
     ``$insert_id`` (unique per day, seed and index), ``$mp_api_endpoint``, ``$mp_api_timestamp_ms``,
     ``mp_processing_time_ms``, ``$browser``, ``$city``, ``$os``, ``$current_url``, ``utm_source``
     (sometimes null), ``mp_lib``, ``$device_id`` and more; purchase-like events add ``item_id``,
-    ``item_name`` and ``item_price`` (a string like "800.00"); about 1 in 16 has ``"$import": true``
-    and a processing time hours to days late; some carry a list or a nested object.
+    ``item_name`` and ``item_price`` (a string like "800.00"); about 1 in 16 has ``"$import": true``;
+    some carry a list or a nested object.  ``mp_processing_time_ms`` is within seconds of ``time``,
+    except for about 1 event in 100 (late: 1 h to 96 h after ``time``, spread over that range).
     About 700 bytes per line.  Lazy: nothing of the day is held in memory.
     """
     for line in event_lines(day, count, seed=seed):

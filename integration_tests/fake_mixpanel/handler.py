@@ -90,6 +90,8 @@ class RecordedRequest:
     cpu_seconds: float = 0.0  # server thread CPU time spent on this request
     from_cache: bool = False  # answered with a body kept from an earlier request (cache_bodies)
     form: dict[str, str] = field(default_factory=dict)  # a Query API request's form body (people.py)
+    # When the request arrived, by the fake's clock: now() when the fake has one, else the real UTC time.
+    at: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
 
 
 @dataclass
@@ -285,6 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.record = RecordedRequest(self.command, split.path, params, _Headers(self.headers.items()), split.query)
         self.fake._record(self.record)
         try:
+            self.record.at = self.fake._clock()  # a clock that fails (or is naive) is a 500
             if split.path in QUERY_PATHS:
                 serve_query(self, split.path, params)
                 return
@@ -364,7 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return 400, f"'{name}' must be a date in yyyy-mm-dd format"
         if dates["from_date"] > dates["to_date"]:
             return 400, "from_date cannot be later than to_date"
-        if dates["to_date"] > self.fake._today():
+        if dates["to_date"] > self.fake._today(self.record.at):
             return 400, "to_date cannot be later than today"
         limit = params.get("limit")
         if limit is not None and not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
@@ -407,9 +410,10 @@ class _Handler(BaseHTTPRequestHandler):
         wanted = frozenset(json.loads(params["event"])) if "event" in params else None
         limit = int(params["limit"]) if "limit" in params else None
         where = params.get("where") or None
+        at = record.at if fake.now is not None else None  # existence cut-off: only with a clock
 
         def source() -> Iterator[bytes]:
-            lines = fake._iter_lines(from_date, to_date, time_in_ms=time_in_ms, wanted=wanted, where=where)
+            lines = fake._iter_lines(from_date, to_date, time_in_ms=time_in_ms, wanted=wanted, where=where, at=at)
             return itertools.islice(lines, limit) if limit is not None else lines
 
         kind, opts = (fault.kind, dict(fault.options)) if fault else (None, {})
@@ -422,11 +426,16 @@ class _Handler(BaseHTTPRequestHandler):
         writer = _BodyWriter(
             self, gzip_ok=accepts_gzip and fake.gzip_enabled,
             force_gzip=kind == "truncated_gzip" and accepts_gzip, charset=not (kind == "no_charset" or opts.get("no_charset")))
+        # A queued fault wins; with none (or a "none" fault) a long body is cut after drop_every_lines lines.
+        drop = fake.drop_every_lines if kind in (None, "none") else None
+        # With a clock, a body is kept and reused only when every event of its days exists (then it is
+        # what it would be without a clock, whatever the instant); otherwise it is generated each time.
         cache_key = (from_date, to_date, time_in_ms, wanted, where, limit, writer.gzip_ok, writer.charset)
-        if fake.cache_bodies and fault is None:
+        version = fake._version
+        if fake.cache_bodies and fault is None and (at is None or fake._settled(from_date, to_date, at)):
             with fake._lock:
                 body = fake._bodies.get(cache_key)
-            if body is not None:
+            if body is not None and (drop is None or body.lines_sent <= drop):
                 writer.replay(body)
                 return
             writer.tee = []
@@ -447,6 +456,9 @@ class _Handler(BaseHTTPRequestHandler):
             cut = opts.get("after_bytes")
         sent = 0
         for line in lines:
+            if drop is not None and record.lines_sent >= drop:  # one line more than allowed: drop the connection
+                self._cut(writer, "reset", {})
+                return
             record.lines_sent += 1
             if cut is not None and sent + len(line) >= cut:
                 keep = cut - sent
@@ -461,7 +473,8 @@ class _Handler(BaseHTTPRequestHandler):
         def keep() -> None:
             if writer.tee is not None:
                 with fake._lock:
-                    fake._bodies[cache_key] = writer.cached()
+                    if fake._version == version:  # no event was added while this body was generated
+                        fake._bodies[cache_key] = writer.cached()
 
         writer.finish(gzip_trailer=kind != "truncated_gzip", before_end=keep)
 

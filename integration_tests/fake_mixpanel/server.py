@@ -12,6 +12,14 @@ are local wall-clock seconds: the UTC date of the stored number is then the loca
 same rule applies.  The timezone only decides the server's "today" (``to_date`` after today is
 rejected with 400), unless ``today`` is fixed in the constructor.
 
+The clock (``now``): without it, every event exists from the start and "today" is the real
+date.  With it, "today" is ``now()``'s date in the project's timezone, and an event exists (is
+served, and is expected) once both its ``time`` and its ``mp_processing_time_ms`` are at or
+before ``now()``: a simulated week of syncs sees each day fill up, late events included.
+Generated events are filtered on the numbers ``event_lines`` computes anyway (``keep=``), never
+by parsing a line; a day entirely in the future is skipped and a day whose every event has
+arrived is served as without a clock.
+
 Bodies are streamed (chunked, optionally gzip on the fly) from lazily generated lines, so a
 million-event day never sits in memory.
 """
@@ -24,15 +32,35 @@ import os
 import socket
 import threading
 from collections import deque
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 from zoneinfo import ZoneInfo
 
-from .events import day_of_time, event_lines
+from .events import day_of_time, event_lines, last_arrival_ms
 from .handler import FAULT_KINDS, RecordedRequest, _Fault, _Handler, _Server
 from .people import DEFAULT_PAGE_SIZE, PeopleData
 from .where import time_filter
 
 _RAW = object()  # marks add_raw_line entries: sent verbatim, never filtered, never "expected"
+_NOTHING = object()  # a generated day of which nothing exists yet
+_EPOCH = datetime.datetime(1970, 1, 1)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+
+
+class _Cutoff(NamedTuple):
+    """An instant as the existence rule compares it, in whole microseconds since the Unix epoch."""
+
+    wall_us: int  # the project's local wall clock, as a legacy project stores `time` (UTC projects: = utc_us)
+    utc_us: int  # true UTC, as `mp_processing_time_ms` is
+
+
+def _number(value) -> int | float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _aware(at: object, what: str) -> datetime.datetime:
+    if not isinstance(at, datetime.datetime) or at.utcoffset() is None:
+        raise ValueError(f"{what} must be an aware datetime.datetime, not {at!r}")
+    return at
 
 
 def _with_ms(line: bytes) -> bytes:
@@ -57,6 +85,9 @@ class FakeMixpanel:
     ``debug=True`` (or env FAKE_MIXPANEL_DEBUG=1) logs requests and tracebacks to stderr.
     ``cache_bodies=True`` keeps each fault-free response as sent and answers the same request again
     from memory (for the benchmark: a real Mixpanel's CPU is not on the machine being measured).
+    ``now``: the fake's clock, a function returning an aware datetime (see the module docstring);
+    ``today`` still wins over it.  ``drop_every_lines=N`` (a plain attribute too): an export response
+    of more than N lines is cut after N, the connection dropped as by a ``reset`` fault.
     """
 
     def __init__(self, events: Iterable[dict] | None = None, *, events_per_day: int = 0,
@@ -65,9 +96,12 @@ class FakeMixpanel:
                  host: str = "127.0.0.1", port: int = 0, credentials_valid: bool = True,
                  expired_credentials: bool = False, payment_required: bool = False,
                  gzip_min_bytes: int = 1400, debug: bool | None = None, cache_bodies: bool = False,
-                 profiles: int = 0, page_size: int = DEFAULT_PAGE_SIZE, cohorts: Sequence[dict] = ()):
+                 profiles: int = 0, page_size: int = DEFAULT_PAGE_SIZE, cohorts: Sequence[dict] = (),
+                 now: Callable[[], datetime.datetime] | None = None, drop_every_lines: int | None = None):
         if events_per_day < 0 or chunk_size < 1:
             raise ValueError("events_per_day must be >= 0 and chunk_size >= 1")
+        if drop_every_lines is not None and drop_every_lines < 0:
+            raise ValueError("drop_every_lines must be None or >= 0")
         if events_per_day and not days:
             raise ValueError("events_per_day needs the days to generate (days=[...])")
         self.events_per_day, self.seed = events_per_day, seed
@@ -79,11 +113,16 @@ class FakeMixpanel:
         self.payment_required = payment_required
         self.debug = bool(os.environ.get("FAKE_MIXPANEL_DEBUG")) if debug is None else debug
         self.cache_bodies = cache_bodies
+        self.now, self.drop_every_lines = now, drop_every_lines
         self._bodies: dict[tuple, object] = {}  # request key -> handler._CachedBody, when cache_bodies
+        self._version = 0  # bumped by every change of the data: a body generated across a change is not kept
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._explicit: dict[datetime.date, list[tuple[object, bytes]]] = {}
+        # day -> [(name or _RAW, line, stored time, mp_processing_time_ms or None)], in insertion order
+        self._explicit: dict[datetime.date, list[tuple[object, bytes, int | float | None, int | float | None]]] = {}
+        # day -> (latest stored time, latest mp_processing_time_ms or None) of its explicit events
+        self._explicit_latest: dict[datetime.date, tuple[int | float, int | float | None]] = {}
         self._faults: deque[list] = deque()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -149,9 +188,14 @@ class FakeMixpanel:
                 continue
             line = json.dumps(event, separators=(",", ":")).encode("ascii") + b"\n"
             name = event.get("event")
+            t, processed = props["time"], _number(props.get("mp_processing_time_ms"))
             with self._lock:
-                self._explicit.setdefault(day, []).append((name if isinstance(name, str) else None, line))
-                self._bodies.clear()
+                self._explicit.setdefault(day, []).append((name if isinstance(name, str) else None, line, t, processed))
+                latest_t, latest_p = self._explicit_latest.get(day, (t, None))
+                if processed is not None:
+                    latest_p = processed if latest_p is None else max(latest_p, processed)
+                self._explicit_latest[day] = (max(latest_t, t), latest_p)
+                self._changed()
 
     def set_profiles(self, results: Iterable[dict]) -> None:
         """Replace (same distinct_id) or add profiles, each an Engage result: {"$distinct_id": ..., "$properties": {...}}."""
@@ -173,8 +217,8 @@ class FakeMixpanel:
         if not data.endswith(b"\n"):
             data += b"\n"
         with self._lock:
-            self._explicit.setdefault(day, []).append((_RAW, data))
-            self._bodies.clear()
+            self._explicit.setdefault(day, []).append((_RAW, data, None, None))
+            self._changed()
 
     def add_fault(self, kind: str, *, times: int = 1, **options) -> None:
         """Queue a fault for the next ``times`` export requests (FIFO: each request consumes the first).
@@ -197,18 +241,69 @@ class FakeMixpanel:
             self._faults.clear()
         return pending
 
-    def expected_events(self, from_date: datetime.date, to_date: datetime.date, *,
-                        time_in_ms: bool = False, where: str | None = None) -> list[dict]:
+    def expected_events(self, from_date: datetime.date, to_date: datetime.date, *, time_in_ms: bool = False,
+                        where: str | None = None, at: datetime.datetime | None = None) -> list[dict]:
         """The events a fault-free request for that inclusive day range (and ``where``) would return, parsed.
 
-        Ignores ``today`` and raw lines.  Materialises the list: meant for tests, not for benchmarks."""
-        return [json.loads(line) for line in
-                self._iter_lines(from_date, to_date, time_in_ms=time_in_ms, wanted=None, raw=False, where=where)]
+        ``at`` (an aware datetime): the events that exist at that instant; default ``now()`` when
+        the fake has a clock, else every event.  Ignores ``today`` and raw lines.  Materialises
+        the list: meant for tests, not for benchmarks."""
+        if at is None and self.now is not None:
+            at = self._clock()
+        elif at is not None:
+            _aware(at, "at")
+        return [json.loads(line) for line in self._iter_lines(from_date, to_date, time_in_ms=time_in_ms, wanted=None,
+                                                               raw=False, where=where, at=at)]
 
     # -- internals --------------------------------------------------------------------------
 
-    def _today(self) -> datetime.date:
-        return self.today if self.today is not None else datetime.datetime.now(self._tz).date()
+    def _clock(self) -> datetime.datetime:
+        """The fake's current instant: ``now()`` when given (checked to be aware), else the real time."""
+        if self.now is None:
+            return datetime.datetime.now(datetime.timezone.utc)
+        return _aware(self.now(), "now()")
+
+    def _today(self, at: datetime.datetime | None = None) -> datetime.date:
+        """The server's "today": ``today`` if fixed, else the date of ``at`` (default: the clock) in the project's timezone."""
+        if self.today is not None:
+            return self.today
+        return (at if at is not None else self._clock()).astimezone(self._tz).date()
+
+    def _changed(self) -> None:
+        """The data changed (caller holds the lock): kept bodies are stale."""
+        self._version += 1
+        self._bodies.clear()
+
+    def _cutoff(self, at: datetime.datetime) -> _Cutoff:
+        local = at.astimezone(self._tz).replace(tzinfo=None)
+        utc = at.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return _Cutoff((local - _EPOCH) // _MICROSECOND, (utc - _EPOCH) // _MICROSECOND)
+
+    def _settled(self, from_date: datetime.date, to_date: datetime.date, at: datetime.datetime) -> bool:
+        """True when every event of those days exists at ``at``: a request then gets what it would without a clock."""
+        cut = self._cutoff(at)
+        with self._lock:
+            days = [d for d in self.generated_days if from_date <= d <= to_date]
+            latest = [v for d, v in self._explicit_latest.items() if from_date <= d <= to_date]
+        if any(not self._generated_settled(day, cut) for day in days):
+            return False
+        return all(t * 1_000_000 <= cut.wall_us and (p is None or p * 1000 <= cut.utc_us) for t, p in latest)
+
+    @staticmethod
+    def _generated_settled(day: datetime.date, cut: _Cutoff) -> bool:
+        day_end = ((day - _EPOCH.date()).days + 1) * 86400  # every stored time of the day is < day_end
+        return (day_end - 1) * 1_000_000 <= cut.wall_us and last_arrival_ms(day) * 1000 <= cut.utc_us
+
+    def _generated_keep(self, day: datetime.date, time_ok: Callable[[float], bool] | None, cut: _Cutoff | None):
+        """The ``keep`` for ``event_lines`` of a generated day (None: every event; _NOTHING: none)."""
+        if cut is not None and (cut.wall_us // 1_000_000) < (day - _EPOCH.date()).days * 86400:
+            return _NOTHING  # the whole day is still in the future
+        if cut is None or self._generated_settled(day, cut):
+            return None if time_ok is None else (lambda t, processed: time_ok(t))
+        wall_s, utc_ms = cut.wall_us // 1_000_000, cut.utc_us // 1000  # generated times are whole s and ms
+        if time_ok is None:
+            return lambda t, processed: t <= wall_s and processed <= utc_ms
+        return lambda t, processed: t <= wall_s and processed <= utc_ms and time_ok(t)
 
     def _record(self, record: RecordedRequest) -> None:
         with self._lock:
@@ -225,22 +320,25 @@ class FakeMixpanel:
             return entry[0]
 
     def _iter_lines(self, from_date, to_date, *, time_in_ms: bool, wanted, raw: bool = True,
-                    where: str | None = None) -> Iterator[bytes]:
-        keep = time_filter(where)  # the $time bounds of ``where`` (see where.py); None: every event
-        scale = 1000 if time_in_ms else 1
+                    where: str | None = None, at: datetime.datetime | None = None) -> Iterator[bytes]:
+        """The body lines for those days; ``at``: only the events that exist at that instant (None: all)."""
+        time_ok = time_filter(where)  # the $time bounds of ``where`` (see where.py); None: every event
+        cut = self._cutoff(at) if at is not None else None
         with self._lock:
             days = sorted(d for d in self.generated_days.union(self._explicit) if from_date <= d <= to_date)
         for day in days:
             if day in self.generated_days:
-                lines = event_lines(day, self.events_per_day, seed=self.seed, time_in_ms=time_in_ms, wanted=wanted)
-                if keep is not None:
-                    lines = (line for line in lines if keep(json.loads(line)["properties"]["time"] / scale))
-                yield from lines
+                keep = self._generated_keep(day, time_ok, cut)
+                if keep is not _NOTHING:
+                    yield from event_lines(day, self.events_per_day, seed=self.seed, time_in_ms=time_in_ms,
+                                           wanted=wanted, keep=keep)
             with self._lock:  # snapshot: events added meanwhile show up in the next request
                 entries = list(self._explicit.get(day, ()))
-            for name, line in entries:
+            for name, line, t, processed in entries:
                 if name is _RAW:
                     if raw:
                         yield line
-                elif (wanted is None or name in wanted) and (keep is None or keep(json.loads(line)["properties"]["time"])):
+                elif ((wanted is None or name in wanted) and (time_ok is None or time_ok(t))
+                      and (cut is None or (t * 1_000_000 <= cut.wall_us
+                                           and (processed is None or processed * 1000 <= cut.utc_us)))):
                     yield _with_ms(line) if time_in_ms else line

@@ -98,4 +98,10 @@ def time_filter(where: Optional[str]) -> Optional[Callable[[float], bool]]:
                 bounds.append((_OPERATORS[match.group(1)], seconds))
     if not bounds:
         return None
+    if len(bounds) == 1:  # the usual case, kept cheap: the server calls this once per generated event
+        (compare, bound), = bounds
+        return lambda seconds: compare(seconds, bound)
+    if len(bounds) == 2:
+        (first, low), (second, high) = bounds
+        return lambda seconds: first(seconds, low) and second(seconds, high)
     return lambda seconds: all(compare(seconds, bound) for compare, bound in bounds)
