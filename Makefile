@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo demo-incremental test unit integration bench bench-small image-test pyairbyte-test ci lint clean
+.PHONY: venv demo demo-incremental test unit integration bench bench-small bench-schedule bench-schedule-small image-test pyairbyte-test ci lint clean
 
 $(BIN)/.installed: setup.py pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ bench: venv
 bench-small: venv
 	$(BIN)/python bench/bench.py --events 20000 --scaling 2000,10000,50000 --profiles 2000,10000
 
+## A simulated week of hourly and 15-minute syncs on one clock: transfer, loss, late-event delay, requests/hour, vs today's plan.
+bench-schedule: venv
+	$(BIN)/python bench/schedule.py
+
+bench-schedule-small: venv
+	$(BIN)/python bench/schedule.py --events-per-day 100 --drop-day 70000
+
 image-test: venv
 	PYTHON=$(BIN)/python bash scripts/test-image.sh
 
@@ -49,7 +56,7 @@ pyairbyte-test:
 	.venv-pyairbyte/bin/pip install --quiet -c constraints.txt -e '.[tests]' 'airbyte>=0.71,<1'
 	.venv-pyairbyte/bin/python -m pytest -m heavy --durations=3 integration_tests/test_pyairbyte.py
 
-ci: test bench-small image-test pyairbyte-test
+ci: test bench-small bench-schedule-small image-test pyairbyte-test
 
 lint: venv
 	$(BIN)/pip install --quiet ruff

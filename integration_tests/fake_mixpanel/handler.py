@@ -120,6 +120,9 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self):
         sock, addr = super().get_request()
+        # Send each chunk at once: with Nagle's algorithm a body's last small chunk waits for the client's
+        # delayed ACK (40 ms on Linux), which made every multi-chunk response on a kept-alive connection 40 ms slower.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.fake._lock:
             self.open_sockets.add(sock)
         return sock, addr

@@ -55,6 +55,7 @@ from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windo
 from .windows import CURSOR_FIELD, StateError, Window, combined_where, format_cursor, time_filter
 
 WINDOW_ATTEMPTS = 4  # reads of a window too small to split (15 minutes) that broke off, before the sync fails
+SPLIT_PAUSE_SECONDS = 1.0  # before reading the halves of a window that broke off (requests stay paced by the budget)
 MAX_BREAKS = 24  # reads in a row that broke off, however split, before the sync fails: 30 days halve to 15 minutes in 12
 CHUNK_BYTES = 256 * 1024
 HEADERS = {"Accept-Encoding": "gzip", "Accept": "text/plain"}
@@ -266,7 +267,8 @@ class ExportStream(Stream, CheckpointMixin):
                     raise self._window_failed(piece, error, breaks) from None
                 self._undelivered.discard(piece)
                 self._sizer.broke_off(count)
-                delay = self._backoff.delay(min(breaks, WINDOW_ATTEMPTS))
+                # Halves are a new plan, not a retry of the same request: a short pause. Re-reading the same window backs off.
+                delay = SPLIT_PAUSE_SECONDS if halves else self._backoff.delay(tiny_attempts)
                 again = f"as {halves[0].label} and {halves[1].label}" if halves else "again whole"
                 self.logger.warning(
                     f"{piece.label}: the read broke off after {count} records ({error}); reading it {again} in {delay:.0f} s "
