@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from integration_tests.builders import config, cursors, event_ids, infos, ordered_ids, run_read, stream_states, warnings
+from integration_tests.builders import config, cursors, days_back, event_ids, infos, ordered_ids, run_read, stream_states, warnings
 from integration_tests.fake_mixpanel import FakeMixpanel, generate_events
 
 UTC = dt.timezone.utc
@@ -175,3 +175,14 @@ def test_given_a_big_day_on_a_connection_that_drops_every_300_lines_when_read_th
     assert sum(completed) == len(everything)  # the pieces that completed hold every event once
     assert len(cursors(output)) == len(completed) and cursors(output)[-1] == f"{day(0)}T23:59:59.999Z"
     assert len(served) < 40  # later pieces aim under the break point: not a retry storm
+
+
+def test_given_a_backfill_of_more_requests_than_an_hour_allows_when_read_then_the_plan_says_so_up_front(sleeps):
+    days = days_back(71)
+    with FakeMixpanel(events_per_day=1, days=days) as fake:
+        output = run_read(config(fake.url, start_date=str(days[0]), date_window_days=1))
+        statuses = [request.status for request in fake.requests]
+    [plan] = [line for line in infos(output) if line.startswith("Planned about")]
+    assert "Planned about 71 requests" in plan and "at least 1 h" in plan
+    assert statuses == [200] * 71 and not output.errors  # paced (the waits are recorded, not slept here), never rate-limited
+    assert sum(sleeps.pacing) >= 3600 * 0.9  # the 61st request waited for the hour to roll

@@ -103,3 +103,4 @@ def test_given_one_day_windows_when_a_year_is_backfilled_then_never_over_60_an_h
     assert 6.0 <= hours < 6.1  # 366 requests at 60 per hour: six full hours, and not more
     if response_seconds > 3600 / REQUESTS_PER_HOUR:  # answers slower than the hourly pace: no wait is ever needed
         assert clock.pacing_waits == []
+

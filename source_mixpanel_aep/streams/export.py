@@ -42,6 +42,7 @@ from ..logs import http_logger
 from ..record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .http import (
     READ_SETTINGS,
+    REQUESTS_PER_HOUR,
     HttpSettings,
     PacingBudget,
     backoff_strategy,
@@ -161,9 +162,23 @@ class ExportStream(Stream, CheckpointMixin):
         self._progress = Progress(total_days=fresh_days + len(due))
         if log:
             self.logger.info(self._describe_plan(first, since, last, due, state))
+            self._log_request_budget(first, since, last, due)
         yield from fresh_windows(self._sizer, first, since, last, plan)
         if incremental:  # days the fresh part read whole are no longer due
             yield from sweep_windows(self._sizer, state.due_sweeps(config.today(self._now()), plan))
+
+    def _log_request_budget(self, first: dt.date, since: Optional[dt.datetime], last: dt.date, due: List[dt.date]) -> None:
+        """The requests this sync plans, against Mixpanel's 60 an hour: a long backfill is paced from the start, never rate-limited."""
+        sizer = WindowSizer(self._plan, self._read_state.events_per_day)
+        planned = sum(1 for _ in fresh_windows(sizer, first, since, last, self._plan)) + sum(1 for _ in sweep_windows(sizer, due))
+        if planned > REQUESTS_PER_HOUR:
+            hours = (planned - 1) // REQUESTS_PER_HOUR
+            rate = self._read_state.events_per_day
+            seen = f"{rate:,.0f} events a day seen so far" if rate is not None else "no events per day known yet"
+            self.logger.info(
+                f"Planned about {planned} requests ({seen}): "
+                f"Mixpanel allows {REQUESTS_PER_HOUR} an hour, so this sync paces itself over at least {hours} h; each window is checkpointed."
+            )
 
     def _describe_plan(self, first: dt.date, since: Optional[dt.datetime], last: dt.date, due: List[dt.date], state: ReadState) -> str:
         plan = self._plan
