@@ -186,3 +186,28 @@ def test_given_a_backfill_of_more_requests_than_an_hour_allows_when_read_then_th
     assert "Planned about 71 requests" in plan and "at least 1 h" in plan
     assert statuses == [200] * 71 and not output.errors  # paced (the waits are recorded, not slept here), never rate-limited
     assert sum(sleeps.pacing) >= 3600 * 0.9  # the 61st request waited for the hour to roll
+
+
+# --- windows sized to the data -----------------------------------------------------------------
+
+
+def test_given_a_small_project_when_a_year_is_backfilled_then_13_requests(sleeps):
+    days = days_back(366)
+    with FakeMixpanel(events_per_day=2, days=days) as fake:
+        output = run_read(config(fake.url, start_date=str(days[0])))
+        spans = [(request.params["from_date"], request.params["to_date"]) for request in fake.requests]
+    assert len(spans) == 13 and spans[0] == (str(days[0]), str(days[5]))  # 6 days to learn the rate, then 30-day windows
+    assert len(cursors(output)) == 13 and not output.errors
+
+
+def test_given_a_big_project_when_backfilled_then_windows_shrink_to_the_target_and_a_state_comes_every_few_target_events(sleeps):
+    days = days_back(12, end=days_back(2)[0])
+    with FakeMixpanel(events_per_day=3000, days=days) as fake:
+        output = run_read(config(fake.url, start_date=str(days[0]), end_date=str(days[-1]), window_target_events=1000))
+        served = [request.lines_sent for request in fake.requests]
+        spans = [(request.params["from_date"], request.params["to_date"], request.params.get("where")) for request in fake.requests]
+    assert spans[0][:2] == (str(days[0]), str(days[5])) and served[0] == 6 * 3000  # the first window probes the rate
+    # then 3000 a day against a target of 1000: thirds of a day (8-hour $time ranges), each about 1000 events
+    assert all(where and "$time" in where for _, _, where in spans[1:]) and len(spans) == 1 + 6 * 3
+    assert max(served[1:]) <= 1100 and sum(served) == 12 * 3000
+    assert len(stream_states(output, "events")) == len(spans) and stream_states(output, "events")[-1]["events_per_day"] > 2500
