@@ -89,7 +89,7 @@ def full(out: Path) -> None:
     print(
         f"\nThe fake above is stopped now, so {config_file} points at a closed port. For the next, incremental sync\n"
         f"from that state, run `make demo-incremental` (or `python scripts/demo.py --incremental{_dir_option(out)}`): it starts\n"
-        f"the fake again on the same data (plus a few late events), points {config_file} at it and runs `read --state {state_file}`."
+        f"the fake again on the same data (plus a few new events and a few late ones), points {config_file} at it and runs `read --state {state_file}`."
     )
     print(f"\nEverything used and produced is in {_shown(out)}/")
 

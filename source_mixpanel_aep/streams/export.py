@@ -52,7 +52,8 @@ from .http import (
     last_failure,
 )
 from .messages import Progress, Undelivered, WindowLosses
-from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_days, sweep_windows, window_days
+from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_windows, window_days
+from .plan_words import budget_line, describe_plan
 from .windows import CURSOR_FIELD, StateError, Window, combined_where, format_cursor, time_filter
 
 WINDOW_ATTEMPTS = 4  # reads of a window too small to split (15 minutes) that broke off, before the sync fails
@@ -132,10 +133,6 @@ class ExportStream(Stream, CheckpointMixin):
             raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
         self._sizer = WindowSizer(self._plan, self._read_state.events_per_day)
 
-    @property
-    def _cursor(self) -> Optional[dt.datetime]:
-        return self._read_state.cursor
-
     # --- windows -----------------------------------------------------------------------------
     def stream_slices(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Optional[Mapping[str, Any]]]:
         """The windows as planned before any is read (the read itself sizes each from the ones before it, and splits those that break off)."""
@@ -161,7 +158,7 @@ class ExportStream(Stream, CheckpointMixin):
         fresh_days = max(0, (last - first).days + 1)
         self._progress = Progress(total_days=fresh_days + len(due))
         if log:
-            self.logger.info(self._describe_plan(first, since, last, due, state))
+            self.logger.info(describe_plan(self.name, plan, state, first, since, last, due))
             self._log_request_budget(first, since, last, due)
         yield from fresh_windows(self._sizer, first, since, last, plan)
         if incremental:  # days the fresh part read whole are no longer due
@@ -171,32 +168,9 @@ class ExportStream(Stream, CheckpointMixin):
         """The requests this sync plans, against Mixpanel's 60 an hour: a long backfill is paced from the start, never rate-limited."""
         sizer = WindowSizer(self._plan, self._read_state.events_per_day)
         planned = sum(1 for _ in fresh_windows(sizer, first, since, last, self._plan)) + sum(1 for _ in sweep_windows(sizer, due))
-        if planned > REQUESTS_PER_HOUR:
-            hours = (planned - 1) // REQUESTS_PER_HOUR
-            rate = self._read_state.events_per_day
-            seen = f"{rate:,.0f} events a day seen so far" if rate is not None else "no events per day known yet"
-            self.logger.info(
-                f"Planned about {planned} requests ({seen}): "
-                f"Mixpanel allows {REQUESTS_PER_HOUR} an hour, so this sync paces itself over at least {hours} h; each window is checkpointed."
-            )
-
-    def _describe_plan(self, first: dt.date, since: Optional[dt.datetime], last: dt.date, due: List[dt.date], state: ReadState) -> str:
-        plan = self._plan
-        if state.cursor is None:
-            fresh = f"No saved state for stream '{self.name}': reading everything from start_date {plan.start_date} to {last}"
-        else:
-            start = f"{format_cursor(since)}" if since else f"the start of {first}"
-            fresh = (
-                f"Resuming from cursor {format_cursor(state.cursor)}: reading events from {start} "
-                f"(the cursor minus {self._config.fresh_overlap_minutes} min of overlap{', or start_date' if since is None and first == plan.start_date else ''}) to {last}"
-            )
-            if state.migrated:
-                fresh += " (the state has no sweep record yet: the cursor's day and the lookback before it count as read whole at the cursor)"
-        if not plan.lookback_days:
-            return fresh + "; late-event sweeps are off (lookback_window_days is 0)."
-        points = ", ".join(f"D+{point}" for point in sweep_days(plan.lookback_days, plan.sweeps))
-        sweeps = f"then sweeping {len(due)} past day(s) for late events ({', '.join(map(str, due))})" if due else "no past day is due for a late-event sweep"
-        return f"{fresh}; {sweeps}. Each day D is read again in full on {points}."
+        line = budget_line(planned, REQUESTS_PER_HOUR, self._read_state.events_per_day)
+        if line:
+            self.logger.info(line)
 
     # --- reading -----------------------------------------------------------------------------
     def read(  # type: ignore[override]  # the CDK types state_manager loosely
