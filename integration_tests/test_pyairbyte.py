@@ -3,7 +3,8 @@
 The connector is installed with pip into a fresh venv of its own (as a user would), and PyAirbyte
 runs that venv's `source-mixpanel-aep` command (`local_executable`) against the fake Mixpanel,
 writing `events` into its default DuckDB cache in a temp dir. Then late and new events arrive and
-a second read picks up from the state PyAirbyte kept: it re-reads only the lookback days.
+a second read picks up from the state PyAirbyte kept: it asks only for what is new since the cursor
+(the late events wait for their day's sweep, `test_schedule.py`).
 
 Heavy (PyAirbyte and its dependencies are ~800 MB): `make pyairbyte-test` builds a venv with
 PyAirbyte (.venv-pyairbyte/) and runs this file; `make test` leaves it out (-m "not heavy").
@@ -83,7 +84,7 @@ def _table(cache, sql: str):
         return connection.execute(text(sql)).fetchall()
 
 
-def test_pyairbyte_reads_events_into_duckdb_then_only_the_lookback_days_again(pyairbyte, connector_command, monkeypatch):
+def test_pyairbyte_reads_events_into_duckdb_then_only_what_is_new(pyairbyte, connector_command, monkeypatch):
     today = dt.datetime.now(dt.timezone.utc).date()
     days = [today - dt.timedelta(days=offset) for offset in (3, 2, 1)]
     monkeypatch.setenv("MIXPANEL_SA_SECRET", FAKE_SA_SECRET)  # as the README's setup exports it
@@ -113,17 +114,19 @@ def test_pyairbyte_reads_events_into_duckdb_then_only_the_lookback_days_again(py
         [(browsers,)] = _table(cache, """SELECT COUNT(*) FROM main.events WHERE json_extract_string(properties, '$."$browser"') IS NOT NULL""")
         assert browsers == rows  # every custom/default property survives inside `properties`
 
-        # Late events for yesterday (inside the lookback) and new ones today, then an incremental read.
+        # Late events for yesterday and new ones since the first read, then an incremental read.
         late = list(generate_events(days[-1], 3, seed=101))
-        new = list(generate_events(today, 5, seed=102))
+        now = int(time.time())
+        new = [{"event": "Signed up", "properties": {"time": now - index, "distinct_id": f"new-{index}", "$insert_id": f"new-{now}-{index}"}}
+               for index in range(5)]
         fake.add_events(late + new)
         started = time.monotonic()
         second = source.read(cache=cache)
         _say(f"incremental read: {second.processed_records} records in {time.monotonic() - started:.1f} s")
 
-        reread = fake.expected_events(today - dt.timedelta(days=LOOKBACK_DAYS), today)
-        assert second.processed_records == len(reread) == EVENTS_PER_DAY * LOOKBACK_DAYS + len(late) + len(new)
+        assert second.processed_records == len(new)  # only what is new since the cursor; yesterday's late events wait for its sweep
         [(rows, unique_ids)] = _table(cache, "SELECT COUNT(*), COUNT(DISTINCT _id) FROM main.events")
-        assert rows == unique_ids == len(expected_first) + len(late) + len(new)  # re-read rows merged on _id
-        from_dates = [request.params["from_date"] for request in fake.requests if "from_date" in request.params and "limit" not in request.params]
-        assert from_dates == [days[0].isoformat(), (today - dt.timedelta(days=LOOKBACK_DAYS)).isoformat()]
+        assert rows == unique_ids == len(expected_first) + len(new)
+        asked = [request.params for request in fake.requests if "from_date" in request.params and "limit" not in request.params]
+        assert [params["from_date"] for params in asked] == [days[0].isoformat(), today.isoformat()]
+        assert "where" not in asked[0] and asked[1]["where"].startswith('properties["$time"] >= datetime(')
