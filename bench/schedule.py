@@ -14,7 +14,8 @@ syncs), so each day's last sweep is counted in the transfer. Both plans see the 
 - **today's plan** (before this change, and Airbyte's connector), replayed as the requests it made:
   every sync reads from the cursor's day minus `lookback_window_days` to today, whole days.
 
-Printed per plan and schedule: events that exist, delivered (distinct `_id`), lost (must be 0);
+Printed per plan and schedule: events that exist, delivered (the exact set of `_id`s, after dedupe),
+lost (must be 0), records for no existing event (must be 0);
 transfer amplification = events the server sent / distinct events (target <= 3); the latest delivery
 of a late event after it arrived, and of an on-time event after it happened; requests per hour (the
 most in any rolling hour; Mixpanel allows 60).
@@ -43,7 +44,7 @@ import time_machine
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from integration_tests.builders import catalog_json  # noqa: E402
+from integration_tests.builders import catalog_json, expected_id  # noqa: E402
 from integration_tests.fake_mixpanel import FAKE_PROJECT_ID, FAKE_SA_SECRET, FAKE_SA_USERNAME, FakeMixpanel, connector_config  # noqa: E402
 from source_mixpanel_aep.run import launch  # noqa: E402
 
@@ -75,9 +76,15 @@ def insert_id_of(line: bytes) -> str:
 
 
 class Deliveries:
-    """First delivery of each event (by the fake's unique `$insert_id`), and how many records came."""
+    """First delivery of each event, and how many records came.
 
-    def __init__(self) -> None:
+    Keyed by `_id` (the dedupe key, Mixpanel's: event, distinct_id, time, $insert_id) for this
+    connector; today's plan is replayed as raw requests, so its lines are keyed by the fake's
+    `$insert_id`, which is unique per event there (checked), so the two sets mean the same.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
         self.first: Dict[str, dt.datetime] = {}
         self.records = 0
 
@@ -94,7 +101,7 @@ def run_connector(fake: FakeMixpanel, instants: List[dt.datetime], workdir: Path
     catalog = workdir / "catalog.json"
     catalog.write_text(catalog_json())
     state_file = workdir / "state.json"
-    delivered = Deliveries()
+    delivered = Deliveries("_id")
     for at in instants:
         args = ["read", "--config", str(config), "--catalog", str(catalog)] + (["--state", str(state_file)] if state_file.exists() else [])
         out = BytesIO()
@@ -105,7 +112,7 @@ def run_connector(fake: FakeMixpanel, instants: List[dt.datetime], workdir: Path
         ids, last_state = [], None
         for line in out.getvalue().splitlines():
             if line.startswith(b'{"type":"RECORD"'):
-                ids.append(orjson.loads(line)["record"]["data"]["insert_id"])
+                ids.append(orjson.loads(line)["record"]["data"]["_id"])
             elif line.startswith(b'{"type":"STATE"'):
                 last_state = orjson.loads(line)["state"]
         delivered.add(ids, at)
@@ -116,7 +123,7 @@ def run_connector(fake: FakeMixpanel, instants: List[dt.datetime], workdir: Path
 
 def run_todays_plan(fake: FakeMixpanel, instants: List[dt.datetime]) -> Deliveries:
     """Today's plan, as the requests it made: from the cursor's day minus the lookback to today, whole days, 30-day windows."""
-    delivered = Deliveries()
+    delivered = Deliveries("$insert_id")
     cursor: Optional[dt.datetime] = None
     session = requests.Session()
     session.auth = (FAKE_SA_USERNAME, FAKE_SA_SECRET)
@@ -148,9 +155,11 @@ def most_in_an_hour(instants: List[dt.datetime]) -> int:
 
 def measure(name: str, fake: FakeMixpanel, delivered: Deliveries, events: List[dict], seconds: float, instants: List[dt.datetime]) -> dict:
     exported = [request for request in fake.requests if request.path.endswith("/export")]
-    by_id = {event["properties"]["$insert_id"]: event for event in events}
-    assert len(by_id) == len(events), "the fake's $insert_id is unique per event"
+    key = expected_id if delivered.key == "_id" else (lambda event: event["properties"]["$insert_id"])
+    by_id = {key(event): event for event in events}
+    assert len(by_id) == len(events), f"the fake's events have distinct {delivered.key}s"
     lost = sorted(set(by_id) - set(delivered.first))
+    unexpected = set(delivered.first) - set(by_id)  # a record for no event that exists: must never happen
     late_waits, on_time_waits = [], []
     for record_id, event in by_id.items():
         if record_id not in delivered.first:
@@ -162,7 +171,7 @@ def measure(name: str, fake: FakeMixpanel, delivered: Deliveries, events: List[d
     sent = sum(request.lines_sent for request in exported)
     hours = (instants[-1] - instants[0]).total_seconds() / 3600 + (instants[1] - instants[0]).total_seconds() / 3600
     return {
-        "plan": name, "syncs": len(instants), "exist": len(by_id), "delivered": len(set(by_id) & set(delivered.first)), "lost": len(lost),
+        "plan": name, "syncs": len(instants), "exist": len(by_id), "delivered": len(set(by_id) & set(delivered.first)), "lost": len(lost), "unexpected": len(unexpected),
         "records": delivered.records, "sent": sent, "amplification": round(sent / max(len(by_id), 1), 2), "requests": len(exported),
         "requests_per_hour_max": most_in_an_hour([request.at for request in exported]),
         "requests_per_hour_avg": round(len(exported) / hours, 2),
@@ -203,7 +212,7 @@ def drop_day(events: int) -> dict:
         seconds = time.monotonic() - started
         expected = fake.expected_events(day, day, at=at)
         exported = [request for request in fake.requests if request.path.endswith("/export")]
-    ids = {event["properties"]["$insert_id"] for event in expected}
+    ids = {expected_id(event) for event in expected}
     return {"events": len(ids), "drop_every_lines": every, "delivered": len(ids & set(delivered.first)), "lost": len(ids - set(delivered.first)),
             "requests": len(exported), "broke_off": sum(request.lines_sent >= every for request in exported),
             "sent": sum(request.lines_sent for request in exported), "seconds": round(seconds, 1)}
@@ -221,7 +230,7 @@ def print_table(every: int, rows: List[dict], title: str = "") -> None:
     ours, old = rows
     print(f"  gain: {old['sent'] / max(ours['sent'], 1):.0f}x fewer events sent; amplification {ours['amplification']} "
           f"({'meets' if ours['amplification'] <= TARGET_AMPLIFICATION else 'MISSES'} the target of {TARGET_AMPLIFICATION:g}); "
-          f"lost {ours['lost']}; at most {ours['requests_per_hour_max']} requests in an hour "
+          f"lost {ours['lost']}, records for no existing event {ours['unexpected']}; at most {ours['requests_per_hour_max']} requests in an hour "
           f"({'within' if ours['requests_per_hour_max'] <= TARGET_REQUESTS_PER_HOUR else 'OVER'} {TARGET_REQUESTS_PER_HOUR})")
 
 
@@ -243,7 +252,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print_table(every, rows)
         results["schedules"][f"{every}min"] = rows
         ours = rows[0]
-        failed |= ours["lost"] > 0 or ours["amplification"] > TARGET_AMPLIFICATION or ours["requests_per_hour_max"] > TARGET_REQUESTS_PER_HOUR
+        failed |= ours["lost"] > 0 or ours["unexpected"] > 0 or ours["amplification"] > TARGET_AMPLIFICATION or ours["requests_per_hour_max"] > TARGET_REQUESTS_PER_HOUR
     if args.tradeoff:
         rows = simulate(60, args.days, args.events_per_day, sweeps=[1] + [int(text) for text in args.tradeoff.split(",")])
         print_table(60, rows, "Trading transfer for latency (late_event_sweeps), 60-minute syncs")
