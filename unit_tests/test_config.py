@@ -40,6 +40,7 @@ def test_given_only_credentials_then_defaults_apply():
     assert parsed.legacy_local_time is False
     assert parsed.date_window_days == 30
     assert parsed.lookback_window_days == 5
+    assert (parsed.fresh_overlap_minutes, parsed.late_event_sweeps, parsed.window_target_events) == (10, 1, 2_000_000)
     assert parsed.start_date == dt.date(2024, 5, 16)
     assert parsed.end_date is None
     assert parsed.events == ()
@@ -174,6 +175,11 @@ BAD_CONFIGS = [
     ("date_window_days", config(date_window_days=-7)),
     ("date_window_days", config(date_window_days=1.5)),
     ("lookback_window_days", config(lookback_window_days=-1)),
+    ("fresh_overlap_minutes", config(fresh_overlap_minutes=-1)),
+    ("fresh_overlap_minutes", config(fresh_overlap_minutes=1441)),
+    ("late_event_sweeps", config(late_event_sweeps=0)),
+    ("late_event_sweeps", config(late_event_sweeps=31)),
+    ("window_target_events", config(window_target_events=999)),
     ("base_url", config(base_url="http://data.mixpanel.com")),
     ("base_url", config(base_url="http://10.0.0.5:8080")),
     ("base_url", config(base_url=f"https://user:{URL_PASSWORD}@data.mixpanel.com")),
@@ -304,7 +310,7 @@ def test_given_an_impossible_date_then_the_config_error_names_that_field(field, 
     assert raised.value.message.startswith(f"Config field '{field}':"), raised.value.message
 
 
-@pytest.mark.parametrize("field", ["date_window_days", "lookback_window_days", "request_timeout_seconds", "project_id"])
+@pytest.mark.parametrize("field", ["date_window_days", "lookback_window_days", "request_timeout_seconds", "project_id", "fresh_overlap_minutes", "late_event_sweeps", "window_target_events"])
 def test_given_a_number_written_as_text_then_the_field_is_named_and_not_coerced(field):
     with pytest.raises(AirbyteTracedException) as raised:
         parse(config(**{field: "7"}))
