@@ -197,7 +197,7 @@ BAD_IDS = [
     "project-id-not-number", "project-id-zero", "unknown-region", "unknown-iana-timezone", "misspelt-windows-timezone",
     "end-before-start", "start-in-future-utc", "start-in-future-la", "malformed-month", "malformed-day",
     "malformed-word", "date-not-string", "malformed-end", "zero-window", "negative-window", "fractional-window",
-    "negative-lookback", "http-to-remote-host", "http-to-private-ip", "base-url-with-user-pass",
+    "negative-lookback", "negative-overlap", "overlap-over-a-day", "no-sweep", "sweeps-over-30", "target-under-1000", "http-to-remote-host", "http-to-private-ip", "base-url-with-user-pass",
     "base-url-with-query", "base-url-without-scheme", "base-url-empty", "events-not-list", "events-empty-name",
     "where-not-string", "legacy-not-bool",
 ]
