@@ -8,6 +8,11 @@ read run uninstrumented; instrumentation is switched on (callgrind_control) for 
         .venv/bin/python bench/instructions.py 20000        # then: callgrind_annotate .bench/callgrind.*
 
 "Collected" in valgrind's summary, divided by the event count, is the figure the README quotes.
+Optional words after the count: `gzip` (a gzip body, as Mixpanel sends) and `xdm` (output_format xdm
+with bench.py's XDM_SETTINGS), in any order:
+
+    .venv/bin/python bench/instructions.py 20000 xdm
+
 Without valgrind it just runs the two reads. Standard library + the connector; fake server on 127.0.0.1.
 """
 
@@ -23,12 +28,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import XDM_SETTINGS  # noqa: E402  (bench/ is on sys.path as the script's folder): the config bench.py reads xdm with
 from integration_tests.fake_mixpanel import connector_config  # noqa: E402
 
 
 def main() -> int:
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-    gzip = len(sys.argv) > 2 and sys.argv[2] == "gzip"
+    words = set(sys.argv[2:])
+    if words - {"gzip", "xdm"}:
+        sys.exit(f"unknown options {sorted(words - {'gzip', 'xdm'})}: after the event count, only gzip and xdm")
+    gzip, xdm = "gzip" in words, "xdm" in words
     day = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
     work = Path(tempfile.mkdtemp())
     server = subprocess.Popen(
@@ -37,7 +46,10 @@ def main() -> int:
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         url = server.stdout.readline().decode().strip()
-        (work / "config.json").write_text(json.dumps(connector_config(url, start_date=day, end_date=day)))
+        config = connector_config(url, start_date=day, end_date=day)
+        if xdm:
+            config.update(XDM_SETTINGS)
+        (work / "config.json").write_text(json.dumps(config))
         (work / "catalog.json").write_text(json.dumps({"streams": [{"stream": {"name": "events", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
                                                                     "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}))
         from source_mixpanel_aep.run import launch as run
@@ -56,7 +68,7 @@ def main() -> int:
             os.dup2(saved, 1)
     finally:
         server.terminate()
-    print(f"{events:,} events read twice; the second read was instrumented (if under callgrind)", file=sys.stderr)
+    print(f"{events:,} events read twice ({'xdm' if xdm else 'flat'}, gzip {'on' if gzip else 'off'}); the second read was instrumented (if under callgrind)", file=sys.stderr)
     return 0
 
 

@@ -211,94 +211,107 @@ def identity_id(value: Any) -> Optional[str]:
 def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
     """The per-event function flat record -> XDM record for these settings; it consumes the flat record.
 
-    It runs once per event, so the tables are bound once here and the common case is short: the
-    flat record's own dicts are reused (its columns are AEP's fields, its properties become the
-    map), only the two `*_ms` integers can be out of XDM's range (`time` is years 1-9999 in
-    seconds), and a promoted value already of its field's type skips the converter. Callers that
-    still need the flat record pass a copy.
+    It runs once per event, so everything that depends only on the settings is worked out here, once
+    (the tenant key, each identity's namespace and whether it shares it with an earlier one, the
+    promoted fields' table) and the per-event code is short: the flat record's own dicts are reused
+    (its columns are AEP's fields, its properties become the map), the three identities are
+    written out rather than looped over, only the two `*_ms` integers can be out of XDM's range
+    (`time` is years 1-9999 in seconds), and a promoted value already of its field's type skips
+    the converter. Callers that still need the flat record pass a copy.
     """
     tenant_key = settings.tenant_key
     aep_names = frozenset(field.name for field in AEP_FIELDS)
+    low, high = -XDM_LONG_MAX, XDM_LONG_MAX
     ranged = tuple((field.name, field.source) for field in AEP_FIELDS if field.xdm_type == "integer" and field.name != "time")
+    (api_ms, _), (processed_ms, _) = ranged  # mp_api_timestamp_ms, mp_processing_time_ms
     exact_types = {"string": str, "integer": int, "number": float, "boolean": bool}
-    promoted = tuple((field.source, field.name, exact_types[field.xdm_type], CONVERTERS[field.xdm_type]) for field in settings.fields)
+    promoted = tuple((field.source, field.name, exact_types[field.xdm_type], field.xdm_type == "integer", CONVERTERS[field.xdm_type]) for field in settings.fields)
+    # Each identity's namespace (None: left out) and whether an earlier identity has the same one (then they share its list).
     namespaces = settings.namespaces
-    # (namespace, key in the flat record, a column (else a property), authenticatedState, primary)
-    identities = tuple(
-        (namespaces[key], flat_key, is_column, state, primary)
-        for key, flat_key, is_column, state, primary in (
-            ("distinct_id", "distinct_id", True, "ambiguous", True),
-            ("device_id", "$device_id", False, "ambiguous", False),
-            ("user_id", "$user_id", False, "authenticated", False),
-        )
-        if namespaces.get(key)
-    )
-    shared_namespace = len({identity[0] for identity in identities}) < len(identities)
+    distinct_ns = namespaces.get("distinct_id") or None
+    device_ns = namespaces.get("device_id") or None
+    user_ns = namespaces.get("user_id") or None
+    device_shares = device_ns is not None and device_ns == distinct_ns
+    user_shares = user_ns is not None and user_ns in (distinct_ns, device_ns)
 
     def to_xdm(flat: Dict[str, Any]) -> Dict[str, Any]:
         """Consumes `flat`: its dicts become the tenant object and the map, in place (no copies per event)."""
-        record: Dict[str, Any] = {"_id": flat.pop("_id"), "timestamp": flat.pop("timestamp"), "eventType": flat["event_name"]}
         properties = flat.pop(PROPERTIES_FIELD)
+        id_, timestamp, event_type = flat.pop("_id"), flat.pop("timestamp"), flat["event_name"]
         tenant = flat  # what is left is AEP's fields ...
-        if not tenant.keys() <= aep_names:  # ... unless the flat record gained a column: only declared fields may go to AEP
+        if not aep_names.issuperset(tenant):  # ... unless the flat record gained a column: only declared fields may go to AEP
             tenant = {name: value for name, value in tenant.items() if name in aep_names}
-        if identities:  # read first: the ids as the event has them
-            identity_map: Dict[str, List[Dict[str, Any]]] = {}
-            for namespace, flat_key, is_column, state, primary in identities:
-                value = flat.get(flat_key) if is_column else properties.get(flat_key)
-                if type(value) is not str:
-                    value = identity_id(value)
-                if not value:
-                    continue
-                if shared_namespace:
-                    add_identity(identity_map, namespace, value, state, primary)
+        identity_map: Dict[str, List[Dict[str, Any]]] = {}  # read first: the ids as the event has them
+        if distinct_ns is not None:
+            value = flat.get("distinct_id")
+            if type(value) is not str:
+                value = identity_id(value)
+            if value:
+                identity_map[distinct_ns] = [{"id": value, "authenticatedState": "ambiguous", "primary": True}]
+        if device_ns is not None:
+            value = properties.get("$device_id")
+            if type(value) is not str:
+                value = identity_id(value)
+            if value:
+                if device_shares:
+                    add_identity(identity_map, device_ns, value, "ambiguous", False)
                 else:
-                    identity_map[namespace] = [{"id": value, "authenticatedState": state, "primary": primary}]
-            if identity_map:
-                record["identityMap"] = identity_map
-        for source, name, exact_type, convert in promoted:
+                    identity_map[device_ns] = [{"id": value, "authenticatedState": "ambiguous", "primary": False}]
+        if user_ns is not None:
+            value = properties.get("$user_id")
+            if type(value) is not str:
+                value = identity_id(value)
+            if value:
+                if user_shares:
+                    add_identity(identity_map, user_ns, value, "authenticated", False)
+                else:
+                    identity_map[user_ns] = [{"id": value, "authenticatedState": "authenticated", "primary": False}]
+        for source, name, exact_type, ranged_int, convert in promoted:
             value = properties.get(source)
-            if value is None:
-                continue
-            if type(value) is exact_type and (exact_type is not int or -XDM_LONG_MAX <= value <= XDM_LONG_MAX):
+            if type(value) is exact_type and (not ranged_int or low <= value <= high):  # never true for an absent value (None)
                 tenant[name] = value
                 del properties[source]
-                continue
-            converted, exact = convert(value)
-            if converted is not None:
-                tenant[name] = converted
-            if exact:
-                del properties[source]
-        for column, raw_name in ranged:
-            value = tenant.get(column)
-            if value is not None and not -XDM_LONG_MAX <= value <= XDM_LONG_MAX:
-                del tenant[column]
-                properties.setdefault(raw_name, str(value))  # kept as text; the flat record may hold the original already
+            elif value is not None:
+                converted, exact = convert(value)
+                if converted is not None:
+                    tenant[name] = converted
+                if exact:
+                    del properties[source]
+        if not (low <= (tenant.get(api_ms) or 0) <= high and low <= (tenant.get(processed_ms) or 0) <= high):  # both in range: one test
+            for column, raw_name in ranged:
+                value = tenant.get(column)
+                if value is not None and not low <= value <= high:
+                    del tenant[column]
+                    properties.setdefault(raw_name, str(value))  # kept as text; the flat record may hold the original already
         strings_in_place(properties)
         if properties:
             tenant[PROPERTIES_FIELD] = properties
-        record[tenant_key] = tenant
-        return record
+        if identity_map:
+            return {"_id": id_, "timestamp": timestamp, "eventType": event_type, "identityMap": identity_map, tenant_key: tenant}
+        return {"_id": id_, "timestamp": timestamp, "eventType": event_type, tenant_key: tenant}
 
     return to_xdm
-
-
-_TEXT: Mapping[type, Callable[[Any], str]] = {int: str, bool: lambda value: "true" if value else "false"}  # the common non-strings, without json_text's checks
 
 
 def strings_in_place(properties: Dict[str, Any]) -> Dict[str, Any]:
     """`properties` made an XDM map of strings, in place (no copy per record): nulls left out, other values as compact JSON text.
 
     Shared by events and profiles (`xdm_profiles`), so their `properties` maps follow the same rules.
+    Runs once per property of every record: the loop does as little as it can for a string.
     """
-    text = _TEXT.get
     nulls = None
+    str_, type_ = str, type  # locals: read once per property
     for key, value in properties.items():  # replacing a value in place keeps the dict's size: allowed while iterating
-        if type(value) is not str:
+        if type_(value) is not str_:
             if value is None:
-                nulls = [key] if nulls is None else nulls + [key]
+                if nulls is None:
+                    nulls = [key]
+                else:
+                    nulls.append(key)
+            elif type_(value) is int:  # the common non-string: its text without json_text's checks
+                properties[key] = str_(value)
             else:
-                properties[key] = text(type(value), json_text)(value)
+                properties[key] = json_text(value)
     if nulls:
         for key in nulls:
             del properties[key]

@@ -95,6 +95,33 @@ def test_identity_map(properties, namespaces, expected):
     assert xdm(properties, namespaces=namespaces).get("identityMap") == expected
 
 
+def item(id_, state="ambiguous", primary=False):
+    return {"id": id_, "authenticatedState": state, "primary": primary}
+
+
+@pytest.mark.parametrize(
+    "properties, namespaces, expected",
+    [
+        pytest.param(ALL_IDS, {"device_id": "MixpanelDistinctId"}, [
+            ("MixpanelDistinctId", [item("u1", primary=True), item("$device:abc")]),
+            ("MixpanelUserId", [item("user-1", "authenticated")]),
+        ], id="device in distinct_id's namespace"),
+        pytest.param(ALL_IDS, {"user_id": "MixpanelDeviceId"}, [
+            ("MixpanelDistinctId", [item("u1", primary=True)]),
+            ("MixpanelDeviceId", [item("$device:abc"), item("user-1", "authenticated")]),
+        ], id="user in device_id's namespace"),
+        pytest.param(ALL_IDS, {"distinct_id": "X", "device_id": "X", "user_id": "X"}, [
+            ("X", [item("u1", primary=True), item("$device:abc"), item("user-1", "authenticated")]),
+        ], id="all three in one namespace, in that order"),
+        pytest.param({"$device_id": "d1", "$user_id": "d1"}, {"device_id": "MixpanelDistinctId", "user_id": "MixpanelDistinctId"}, [
+            ("MixpanelDistinctId", [item("d1")]),
+        ], id="no distinct_id: the shared list starts with the device, the same id once"),
+    ],
+)
+def test_given_shared_namespaces_then_the_lists_are_shared_in_identity_order(properties, namespaces, expected):
+    assert list(xdm(properties, namespaces=namespaces)["identityMap"].items()) == expected
+
+
 def test_given_identities_then_they_also_stay_in_properties_and_distinct_id_in_its_field():
     record = xdm(ALL_IDS)
     assert tenant(record)["distinct_id"] == "u1"
@@ -212,6 +239,10 @@ def test_given_a_deeply_nested_value_then_it_is_one_line_of_json_text():
         pytest.param({"$import": True}, {"import": True}, {}, id="import boolean"),
         pytest.param({"$mp_api_timestamp_ms": BIG}, {}, {"$mp_api_timestamp_ms": str(BIG)}, id="a long beyond XDM's range goes to properties"),
         pytest.param({"mp_processing_time_ms": 2**70}, {}, {"mp_processing_time_ms": str(2**70)}, id="beyond 64 bits too"),
+        pytest.param({"$mp_api_timestamp_ms": BIG, "mp_processing_time_ms": -BIG}, {},
+                     {"$mp_api_timestamp_ms": str(BIG), "mp_processing_time_ms": str(-BIG)}, id="both longs beyond the range, either side"),
+        pytest.param({"$mp_api_timestamp_ms": BIG - 1, "mp_processing_time_ms": -(BIG - 1)},
+                     {"mp_api_timestamp_ms": BIG - 1, "mp_processing_time_ms": -(BIG - 1)}, {}, id="both longs at the range's edges"),
         pytest.param({"$mp_api_timestamp_ms": "17"}, {"mp_api_timestamp_ms": 17}, {"$mp_api_timestamp_ms": "17"}, id="converted integer, original text kept"),
         pytest.param({"distinct_id": ["a"]}, {}, {"distinct_id": '["a"]'}, id="a list distinct_id: no field, kept as text"),
     ],
