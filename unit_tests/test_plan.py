@@ -174,7 +174,7 @@ def test_the_where_sent_is_the_users_and_our_time_bounds(window, source_tz, user
 def test_given_no_rate_known_when_planning_a_year_then_6_days_first_and_13_requests_in_all():
     start = d("2024-05-10") - dt.timedelta(days=365)  # a year back from today, today included: 366 days
     plan = settings(start_date=start)
-    windows = list(fresh_windows(WindowSizer(plan, None), start, None, d("2024-05-10"), plan))
+    windows = list(fresh_windows(WindowSizer(plan, None), start, None, d("2024-05-10")))
     assert windows[0].days == FIRST_WINDOW_DAYS and len(windows) == 13
     assert windows[-1].end == d("2024-05-10") and all(b.start == a.end + dt.timedelta(days=1) for a, b in zip(windows, windows[1:]))
 

@@ -155,9 +155,8 @@ class ReadState:
 
     def _learn_rate(self, window: Window, records: int, requested_at: dt.datetime, read_tz: ZoneInfo) -> None:
         """Events per day from a completed window; a read of under an hour (a frequent sync's fresh part) says too little."""
-        begin = window.since or day_start(window.start, read_tz)
-        end = min(window.until or day_start(window.end + DAY, read_tz), requested_at)
-        days = (end - begin) / DAY
+        begin, end = window.bounds(read_tz)
+        days = (min(end, requested_at) - begin) / DAY
         if days >= 1 / 24:
             self.events_per_day = records / days
 
@@ -220,8 +219,7 @@ def window_days(window: Window, read_tz: ZoneInfo) -> float:
     """How many days a window covers (a part of a day as a fraction), for progress."""
     if window.since is None and window.until is None:
         return window.days
-    begin = window.since or day_start(window.start, read_tz)
-    end = window.until or day_start(window.end + DAY, read_tz)
+    begin, end = window.bounds(read_tz)
     return max(0.0, (end - begin) / DAY)
 
 
@@ -239,16 +237,9 @@ def fresh_start(state: ReadState, settings: PlanSettings) -> tuple[dt.date, Opti
     return day, (None if since == day_start(day, settings.read_tz) else since)
 
 
-def fresh_windows(sizer: WindowSizer, first: dt.date, since: Optional[dt.datetime], last: dt.date, settings: PlanSettings) -> Iterator[Window]:
+def fresh_windows(sizer: WindowSizer, first: dt.date, since: Optional[dt.datetime], last: dt.date) -> Iterator[Window]:
     """The fresh part, one window at a time: each is sized when it is asked for, from what was read before it."""
-    day = first
-    while day <= last:
-        window = sizer.window(day, last, since)
-        yield window
-        if window.until is not None:
-            day, since = window.end, window.until
-        else:
-            day, since = window.end + DAY, None
+    return _consecutive(sizer, first, since, last, sweep=False)
 
 
 def sweep_windows(sizer: WindowSizer, days: List[dt.date]) -> Iterator[Window]:
@@ -258,15 +249,19 @@ def sweep_windows(sizer: WindowSizer, days: List[dt.date]) -> Iterator[Window]:
         run_end = index
         while run_end + 1 < len(days) and days[run_end + 1] == days[run_end] + DAY:
             run_end += 1
-        day, since = days[index], None
-        while day <= days[run_end]:
-            window = sizer.window(day, days[run_end], since, sweep=True)
-            yield window
-            if window.until is not None:
-                day, since = window.end, window.until
-            else:
-                day, since = window.end + DAY, None
+        yield from _consecutive(sizer, days[index], None, days[run_end], sweep=True)
         index = run_end + 1
+
+
+def _consecutive(sizer: WindowSizer, day: dt.date, since: Optional[dt.datetime], last: dt.date, sweep: bool) -> Iterator[Window]:
+    """Windows from `day` (at `since`) to the end of `last`, each starting where the one before ended."""
+    while day <= last:
+        window = sizer.window(day, last, since, sweep)
+        yield window
+        if window.until is not None:
+            day, since = window.end, window.until
+        else:
+            day, since = window.end + DAY, None
 
 
 def split(window: Window, requested_at: dt.datetime, read_tz: ZoneInfo) -> Optional[List[Window]]:
@@ -277,8 +272,8 @@ def split(window: Window, requested_at: dt.datetime, read_tz: ZoneInfo) -> Optio
             Window(window.start, middle, window.since, None, window.sweep),
             Window(middle + DAY, window.end, None, window.until, window.sweep),
         ]
-    begin = window.since or day_start(window.start, read_tz)
-    end = min(window.until or day_start(window.start + DAY, read_tz), requested_at)  # today's open end: nothing after the request exists
+    begin, end = window.bounds(read_tz)
+    end = min(end, requested_at)  # today's open end: nothing after the request exists
     if end - begin < 2 * MIN_PIECE:
         return None
     middle = begin + dt.timedelta(minutes=math.floor((end - begin) / 2 / dt.timedelta(minutes=1)))

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import List, Optional
 
 from .plan import PlanSettings, ReadState, sweep_days
-from .windows import format_cursor
+from .windows import day_start, format_cursor
 
 
 def describe_plan(stream: str, plan: PlanSettings, state: ReadState, first: dt.date, since: Optional[dt.datetime], last: dt.date, due: List[dt.date]) -> str:
@@ -22,7 +22,7 @@ def describe_plan(stream: str, plan: PlanSettings, state: ReadState, first: dt.d
         overlap = f"{plan.overlap.total_seconds() / 60:g} min"
         if since is not None:
             start = f"{format_cursor(since)} (the cursor minus {overlap} of overlap)"
-        elif first == plan.start_date and state.cursor - plan.overlap < since_floor(plan):
+        elif first == plan.start_date and state.cursor - plan.overlap < day_start(plan.start_date, plan.read_tz):
             start = f"start_date {first} (later than the cursor minus {overlap} of overlap)"
         else:
             start = f"the start of {first} (the cursor minus {overlap} of overlap)"
@@ -34,10 +34,6 @@ def describe_plan(stream: str, plan: PlanSettings, state: ReadState, first: dt.d
         return fresh + "; late-event sweeps are off (lookback_window_days is 0)."
     sweeps = f"then sweeping {len(due)} past day(s) for late events ({', '.join(map(str, due))})" if due else "no past day is due for a late-event sweep"
     return f"{fresh}; {sweeps}. Each day D is read again in full on {', '.join(f'D+{point}' for point in points)}."
-
-
-def since_floor(plan: PlanSettings) -> dt.datetime:
-    return dt.datetime.combine(plan.start_date, dt.time(0), tzinfo=plan.read_tz).astimezone(dt.timezone.utc)
 
 
 def budget_line(planned: int, per_hour: int, events_per_day: Optional[float]) -> Optional[str]:

@@ -16,7 +16,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import pendulum
@@ -42,6 +42,12 @@ class Window:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    def bounds(self, read_tz: ZoneInfo) -> Tuple[dt.datetime, dt.datetime]:
+        """The instants it covers, [begin, end): its `since`/`until`, or the start of its first day and of the day after its last."""
+        begin = self.since or day_start(self.start, read_tz)
+        end = self.until or day_start(self.end + dt.timedelta(days=1), read_tz)
+        return begin, end
 
     @property
     def label(self) -> str:
@@ -128,9 +134,7 @@ def plan_windows(first: dt.date, last: dt.date, days: int) -> List[Window]:
 
 def window_cursor(window: Window, read_tz: ZoneInfo, requested_at: dt.datetime) -> dt.datetime:
     """The instant a completed window vouches for: the end of its last day (or its `until`), or when it was asked."""
-    end_of_window = day_start(window.end + dt.timedelta(days=1), read_tz) - dt.timedelta(milliseconds=1)
-    if window.until is not None:
-        end_of_window = min(end_of_window, window.until - dt.timedelta(milliseconds=1))
+    end_of_window = window.bounds(read_tz)[1] - dt.timedelta(milliseconds=1)
     return min(end_of_window, requested_at.astimezone(UTC))
 
 
