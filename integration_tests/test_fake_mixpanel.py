@@ -427,7 +427,7 @@ def test_given_generated_events_then_about_one_percent_arrive_1_to_96_hours_late
     assert len(set(late)) > len(late) * 0.9
     imported = [e["properties"].get("$import") is True for e in events]
     assert 1 / 20 <= sum(imported) / len(events) <= 1 / 13  # still about 1 in 16 is an /import
-    assert {imp for imp, d in zip(imported, delays) if d >= HOUR_MS} == {True, False}  # lateness is not $import
+    assert {imp for imp, d in zip(imported, delays, strict=True) if d >= HOUR_MS} == {True, False}  # lateness is not $import
 
 
 # -- the clock (now=): today, existence, RecordedRequest.at, the cache -----------------------------

@@ -34,13 +34,12 @@ from integration_tests.builders import (
     infos,
     ordered_ids,
     protocol_lines,
-    record_data,
     run_process,
     run_read,
     warnings,
     write_files,
 )
-from integration_tests.fake_mixpanel import FakeMixpanel, generate_events
+from integration_tests.fake_mixpanel import FakeMixpanel
 from source_mixpanel_aep.streams.export import WINDOW_ATTEMPTS
 from source_mixpanel_aep.streams.http import MAX_RETRIES
 
