@@ -10,7 +10,6 @@ from source_mixpanel_aep.streams.windows import (
     Window,
     format_cursor,
     parse_cursor,
-    plan_windows,
     window_cursor,
 )
 
@@ -25,39 +24,21 @@ def at(text):
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def windows(*pairs):
-    return [Window(d(start), d(end)) for start, end in pairs]
-
-
-@pytest.mark.parametrize(
-    "first, last, days, expected",
-    [
-        ("2024-01-01", "2024-01-01", 30, windows(("2024-01-01", "2024-01-01"))),
-        ("2024-01-01", "2024-01-10", 3, windows(("2024-01-01", "2024-01-03"), ("2024-01-04", "2024-01-06"), ("2024-01-07", "2024-01-09"), ("2024-01-10", "2024-01-10"))),
-        ("2024-01-01", "2024-01-06", 3, windows(("2024-01-01", "2024-01-03"), ("2024-01-04", "2024-01-06"))),
-        ("2024-02-27", "2024-03-02", 1, windows(*[(day, day) for day in ("2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-02")])),
-        ("2023-12-20", "2024-01-10", 30, windows(("2023-12-20", "2024-01-10"))),
-        ("2024-01-02", "2024-01-01", 30, []),
-    ],
-    ids=["single-day", "remainder-window", "exact-multiple", "one-day-windows-over-leap-day", "across-new-year", "empty-when-first-after-last"],
-)
-def test_plan_windows(first, last, days, expected):
-    assert plan_windows(d(first), d(last), days) == expected
-
-
-def test_a_365_day_range_in_30_day_windows_is_13_contiguous_windows():
-    planned = plan_windows(d("2023-01-01"), d("2023-12-31"), 30)
-    assert len(planned) == 13
-    assert planned[0].start == d("2023-01-01") and planned[-1].end == d("2023-12-31")
-    assert all(nxt.start == prev.end + dt.timedelta(days=1) for prev, nxt in zip(planned, planned[1:], strict=False))
-    assert all((w.end - w.start).days + 1 == 30 for w in planned[:-1])
-    assert (planned[-1].end - planned[-1].start).days + 1 == 5
-
-
 def test_window_slice_round_trips():
     window = Window(d("2024-05-01"), d("2024-05-30"))
     assert window.as_slice() == {"from_date": "2024-05-01", "to_date": "2024-05-30"}
     assert Window.from_slice(window.as_slice()) == window
+
+
+def test_a_sweep_window_with_time_bounds_round_trips_and_names_itself():
+    window = Window(d("2024-05-01"), d("2024-05-01"), at("2024-05-01T06:00:00Z"), at("2024-05-01T12:00:00Z"), sweep=True)
+    assert Window.from_slice(window.as_slice()) == window
+    assert window.label == "Sweep 2024-05-01..2024-05-01 from 2024-05-01 06:00:00Z until 2024-05-01 12:00:00Z"
+
+
+def test_window_cursor_of_a_window_with_until_is_just_before_it():
+    window = Window(d("2024-05-01"), d("2024-05-01"), until=at("2024-05-01T12:00:00Z"))
+    assert window_cursor(window, UTC, at("2024-06-01T00:00:00Z")) == at("2024-05-01T11:59:59.999Z")
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import pendulum
@@ -85,7 +85,7 @@ class Window:
 
 def _clock(instant: dt.datetime) -> str:
     text = format_cursor(instant)
-    return text[:10] + " " + text[11:19] + "Z" if not text.endswith("00:00:00.000Z") else text[:10] + " 00:00Z"
+    return f"{text[:10]} {text[11:19]}Z"
 
 
 def day_start(day: dt.date, read_tz: ZoneInfo) -> dt.datetime:
@@ -119,17 +119,6 @@ def _seconds(instant: dt.datetime, source_tz: Optional[ZoneInfo]) -> int:
     if source_tz is not None:  # the wall clock there, written as if it were UTC: how legacy projects store `time`
         instant = instant.astimezone(source_tz).replace(tzinfo=UTC)
     return math.floor(instant.timestamp())
-
-
-def plan_windows(first: dt.date, last: dt.date, days: int) -> List[Window]:
-    """Consecutive windows of `days` days covering first..last inclusive (none if first > last)."""
-    windows = []
-    start = first
-    while start <= last:
-        end = min(last, start + dt.timedelta(days=days - 1))
-        windows.append(Window(start, end))
-        start = end + dt.timedelta(days=1)
-    return windows
 
 
 def window_cursor(window: Window, read_tz: ZoneInfo, requested_at: dt.datetime) -> dt.datetime:
