@@ -174,7 +174,7 @@ def test_the_where_sent_is_the_users_and_our_time_bounds(window, source_tz, user
 def test_given_no_rate_known_when_planning_a_year_then_6_days_first_and_13_requests_in_all():
     start = d("2024-05-10") - dt.timedelta(days=365)  # a year back from today, today included: 366 days
     plan = settings(start_date=start)
-    windows = list(fresh_windows(WindowSizer(plan, None), start, None, d("2024-05-10")))
+    windows = list(fresh_windows(WindowSizer(plan, None), start, None, d("2024-05-10"), at("2024-05-10T12:00:00Z")))
     assert windows[0].days == FIRST_WINDOW_DAYS and len(windows) == 13
     assert windows[-1].end == d("2024-05-10") and all(b.start == a.end + dt.timedelta(days=1) for a, b in zip(windows, windows[1:], strict=False))
 
@@ -187,6 +187,22 @@ def test_given_no_rate_known_when_planning_a_year_then_6_days_first_and_13_reque
 def test_windows_aim_at_the_target_events(rate, expected_days, expected_until):
     window = WindowSizer(settings(), rate).window(d("2024-05-01"), d("2024-12-31"), None)
     assert (window.days, window.until) == (expected_days, at(expected_until) if expected_until else None)
+
+
+def test_given_a_big_projects_fresh_part_today_when_planned_then_no_window_starts_after_the_request():
+    plan = settings()
+    now = at("2024-05-10T10:00:00Z")
+    windows = list(fresh_windows(WindowSizer(plan, 10_000_000), d("2024-05-10"), at("2024-05-10T08:50:00Z"), d("2024-05-10"), now))
+    # 10M a day against 2M: parts of 4 h 48 min; the first would reach past 10:00, so it is the last, open-ended
+    assert windows == [Window(d("2024-05-10"), d("2024-05-10"), since=at("2024-05-10T08:50:00Z"))]
+
+
+def test_given_a_big_projects_backfill_of_yesterday_when_planned_then_the_day_is_in_parts_and_today_ends_open():
+    plan = settings()
+    now = at("2024-05-10T03:00:00Z")
+    windows = list(fresh_windows(WindowSizer(plan, 10_000_000), d("2024-05-09"), None, d("2024-05-10"), now))
+    assert [w.until for w in windows[:5]] == [at("2024-05-09T04:48:00Z"), at("2024-05-09T09:36:00Z"), at("2024-05-09T14:24:00Z"), at("2024-05-09T19:12:00Z"), None]
+    assert windows[5:] == [Window(d("2024-05-10"), d("2024-05-10"))]  # 00:00-04:48 would reach past 03:00: open-ended
 
 
 def test_given_a_read_that_broke_off_after_300k_events_then_later_windows_aim_at_half_of_that():

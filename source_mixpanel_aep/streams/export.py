@@ -159,15 +159,15 @@ class ExportStream(Stream, CheckpointMixin):
         self._progress = Progress(total_days=fresh_days + len(due))
         if log:
             self.logger.info(describe_plan(self.name, plan, state, first, since, last, due))
-            self._log_request_budget(first, since, last, due)
-        yield from fresh_windows(self._sizer, first, since, last)
+            self._log_request_budget(first, since, last, due, now)
+        yield from fresh_windows(self._sizer, first, since, last, now)
         if incremental:  # days the fresh part read whole are no longer due
             yield from sweep_windows(self._sizer, state.due_sweeps(config.today(self._now()), plan))
 
-    def _log_request_budget(self, first: dt.date, since: Optional[dt.datetime], last: dt.date, due: List[dt.date]) -> None:
+    def _log_request_budget(self, first: dt.date, since: Optional[dt.datetime], last: dt.date, due: List[dt.date], now: dt.datetime) -> None:
         """The requests this sync plans, against Mixpanel's 60 an hour: a long backfill is paced from the start, never rate-limited."""
         sizer = WindowSizer(self._plan, self._read_state.events_per_day)
-        planned = sum(1 for _ in fresh_windows(sizer, first, since, last)) + sum(1 for _ in sweep_windows(sizer, due))
+        planned = sum(1 for _ in fresh_windows(sizer, first, since, last, now)) + sum(1 for _ in sweep_windows(sizer, due))
         line = budget_line(planned, REQUESTS_PER_HOUR, self._read_state.events_per_day)
         if line:
             self.logger.info(line)

@@ -199,7 +199,13 @@ class WindowSizer:
         if records:
             self._target = max(1, min(self._target, int(records * BREAK_MARGIN)))
 
-    def window(self, day: dt.date, last: dt.date, since: Optional[dt.datetime], sweep: bool = False) -> Window:
+    def window(self, day: dt.date, last: dt.date, since: Optional[dt.datetime], sweep: bool = False, now: Optional[dt.datetime] = None) -> Window:
+        """The next window from `day` (at `since`); a part of a day that would reach past `now` is open-ended instead.
+
+        No window starts after `now`: events later than the request cannot be in its answer, and a
+        cursor moved by such a window would vouch for events that had not arrived when the part
+        before it was read.
+        """
         settings = self._settings
         if self.rate is None:  # the first window probes the rate; a plan made before reading assumes a small project after it
             days = settings.max_days if self._probed else min(FIRST_WINDOW_DAYS, settings.max_days)
@@ -211,7 +217,8 @@ class WindowSizer:
             begin = since or day_start(day, settings.read_tz)
             day_end = day_start(day + DAY, settings.read_tz)
             until = min(day_end, begin + _round_up(DAY / pieces))
-            return Window(day, day, since, None if until >= day_end else until, sweep)
+            open_ended = until >= day_end or (now is not None and until >= now)
+            return Window(day, day, since, None if open_ended else until, sweep)
         return Window(day, min(last, day + dt.timedelta(days=days - 1)), since, None, sweep)
 
 
@@ -237,9 +244,9 @@ def fresh_start(state: ReadState, settings: PlanSettings) -> tuple[dt.date, Opti
     return day, (None if since == day_start(day, settings.read_tz) else since)
 
 
-def fresh_windows(sizer: WindowSizer, first: dt.date, since: Optional[dt.datetime], last: dt.date) -> Iterator[Window]:
+def fresh_windows(sizer: WindowSizer, first: dt.date, since: Optional[dt.datetime], last: dt.date, now: dt.datetime) -> Iterator[Window]:
     """The fresh part, one window at a time: each is sized when it is asked for, from what was read before it."""
-    return _consecutive(sizer, first, since, last, sweep=False)
+    return _consecutive(sizer, first, since, last, sweep=False, now=now)
 
 
 def sweep_windows(sizer: WindowSizer, days: List[dt.date]) -> Iterator[Window]:
@@ -253,10 +260,10 @@ def sweep_windows(sizer: WindowSizer, days: List[dt.date]) -> Iterator[Window]:
         index = run_end + 1
 
 
-def _consecutive(sizer: WindowSizer, day: dt.date, since: Optional[dt.datetime], last: dt.date, sweep: bool) -> Iterator[Window]:
+def _consecutive(sizer: WindowSizer, day: dt.date, since: Optional[dt.datetime], last: dt.date, sweep: bool, now: Optional[dt.datetime] = None) -> Iterator[Window]:
     """Windows from `day` (at `since`) to the end of `last`, each starting where the one before ended."""
     while day <= last:
-        window = sizer.window(day, last, since, sweep)
+        window = sizer.window(day, last, since, sweep, now)
         yield window
         if window.until is not None:
             day, since = window.end, window.until
