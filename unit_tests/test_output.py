@@ -3,12 +3,14 @@
 import io
 import logging
 
+import orjson
 import pytest
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
 from source_mixpanel_aep.output import RECORD_PREFIX, RECORDS_PER_WRITE, ProtocolWriter, record_line
+from source_mixpanel_aep.record_format import SerializedRecord
 
 RECORD_LINE = '{"type":"RECORD","record":{"stream":"events","data":{"_id":"1"},"emitted_at":1}}'
 CASES = {
@@ -27,6 +29,29 @@ def test_record_line_is_byte_for_byte_what_the_cdk_writes(data, namespace):
     record = AirbyteRecordMessage(stream="events", data=data, emitted_at=1714521600123, namespace=namespace)
     expected = AirbyteEntrypoint.airbyte_message_to_string(AirbyteMessage(type=Type.RECORD, record=record))
     assert record_line("events", data, 1714521600123, namespace).decode("utf-8") == expected
+
+
+XDM_CASES = {
+    "xdm record": {"_id": "a1", "timestamp": "2024-05-01T00:00:00.123Z", "eventType": "Sign up",
+                   "identityMap": {"MixpanelDistinctId": [{"id": "u1", "primary": True, "authenticatedState": "ambiguous"}]},
+                   "_bench": {"distinct_id": "u1", "time": 1714521600, "properties": {"$os": "Linux", "n": "1.5"}}},
+    "unicode and escapes": {"_id": "é\u2028\"\\", "_bench": {"properties": {"emoji": "\U0001F600", "ctrl": "\x01\t\n"}}},
+}
+
+
+@pytest.mark.parametrize("data", XDM_CASES.values(), ids=XDM_CASES.keys())
+def test_a_record_carrying_its_own_json_is_spliced_into_byte_for_byte_the_cdks_line(data):
+    serialized = SerializedRecord(data)
+    serialized.json = orjson.dumps(data)
+    record = AirbyteRecordMessage(stream="events", data=data, emitted_at=1714521600123)
+    expected = AirbyteEntrypoint.airbyte_message_to_string(AirbyteMessage(type=Type.RECORD, record=record))
+    assert record_line("events", serialized, 1714521600123).decode("utf-8") == expected == record_line("events", data, 1714521600123).decode("utf-8")
+
+
+def test_the_spliced_json_is_what_is_written():
+    serialized = SerializedRecord({"_id": "a"})
+    serialized.json = b'{"_id":"spliced"}'  # if the writer serialised the dict again, this would not show
+    assert b'"data":{"_id":"spliced"}' in record_line("events", serialized, 1)
 
 
 class CountingStream(io.BytesIO):
