@@ -162,10 +162,10 @@ def test_given_state_when_incremental_read_then_what_is_new_since_the_cursor_the
         fresh, sweep = server.requests
         since = int(dt.datetime.combine(days[6], dt.time(23, 49, 59), dt.timezone.utc).timestamp())
         new = server.expected_events(days[6], days[-1], where=f'properties["$time"] >= datetime({since})')
-        owed = server.expected_events(days[5], days[6])
+        owed = server.expected_events(days[4], days[6])
     assert (fresh.params["from_date"], fresh.params["to_date"], fresh.params["where"]) == (str(days[6]), str(days[-1]), f'properties["$time"] >= datetime({since})')
-    # an old-format state: days[4..6] count as read whole at the cursor; days[4] had its last lookback day then
-    assert (sweep.params["from_date"], sweep.params["to_date"], "where" in sweep.params) == (str(days[5]), str(days[6]), False)
+    # an old-format state: days[4..6] count as read whole at the cursor, each owed its sweep the day after its lookback
+    assert (sweep.params["from_date"], sweep.params["to_date"], "where" in sweep.params) == (str(days[4]), str(days[6]), False)
     assert ids(record_data(output)) == expected_ids(new + owed)
     assert cursors(output)[-1] > cursor
 

@@ -104,7 +104,7 @@ def three_days_then_a_late_event(fake: FakeMixpanel, cfg: dict) -> dict:
 
 def test_given_a_late_event_when_its_days_sweep_comes_then_it_is_delivered_then_and_only_then(sleeps):
     with FakeMixpanel(events_per_day=5, days=[day(0), day(1), day(2)]) as fake:
-        cfg = config(fake.url, start_date=str(day(0)), lookback_window_days=3)  # one sweep, on D+3
+        cfg = config(fake.url, start_date=str(day(0)), lookback_window_days=2)  # one sweep, on D+3: the day after the lookback
         state = three_days_then_a_late_event(fake, cfg)
         late = event_ids([late_event(day(1), "late-day-1")])[0]
         runs = {}
@@ -126,7 +126,7 @@ def test_given_a_late_event_when_its_days_sweep_comes_then_it_is_delivered_then_
 
 def test_given_a_sweep_that_fails_when_the_next_sync_runs_then_the_sweep_is_redone(sleeps):
     with FakeMixpanel(events_per_day=5, days=[day(0), day(1), day(2)]) as fake:
-        cfg = config(fake.url, start_date=str(day(0)), lookback_window_days=3)
+        cfg = config(fake.url, start_date=str(day(0)), lookback_window_days=2)
         state = three_days_then_a_late_event(fake, cfg)
         state = last_state(read_at(at(day(3), 0, 30), cfg, state))  # day 0's sweep
         late = event_ids([late_event(day(1), "late-day-1")])[0]
@@ -211,3 +211,21 @@ def test_given_a_big_project_when_backfilled_then_windows_shrink_to_the_target_a
     assert all(where and "$time" in where for _, _, where in spans[1:]) and len(spans) == 1 + 6 * 3
     assert max(served[1:]) <= 1100 and sum(served) == 12 * 3000
     assert len(stream_states(output, "events")) == len(spans) and stream_states(output, "events")[-1]["events_per_day"] > 2500
+
+
+def test_given_a_legacy_project_synced_hourly_across_a_dst_change_then_every_event_is_delivered_late_ones_included(sleeps):
+    days = [dt.date(2026, 3, 6) + dt.timedelta(days=offset) for offset in range(4)]  # Los Angeles springs forward on the 8th
+    with FakeMixpanel(events_per_day=300, days=days, project_timezone="America/Los_Angeles", now=clock) as fake:
+        cfg = config(fake.url, start_date=str(days[0]), project_timezone="America/Los_Angeles", legacy_local_time=True, lookback_window_days=3)
+        state, seen = None, set()
+        instant, end = dt.datetime(2026, 3, 6, 8, 30, tzinfo=UTC), dt.datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
+        while instant <= end:  # until every day has had its sweep on D+4, local days
+            output = read_at(instant, cfg, state)
+            assert not output.errors, output.errors
+            state, seen = last_state(output), seen | set(ordered_ids(output))
+            instant += dt.timedelta(hours=1)
+        existing = fake.expected_events(days[0], days[-1], at=end)
+    late = [event for event in existing if event["properties"]["mp_processing_time_ms"] / 1000 - event["properties"]["time"] > 3600 * 9]
+    assert late  # the fake's ~1% that arrive hours to days late (local time vs UTC: 8 h more here)
+    assert set(event_ids(existing)) == seen  # none lost, none unknown
+    assert state["swept"] == {}  or min(state["swept"]) > str(days[-1])  # the data days owe nothing more

@@ -123,7 +123,7 @@ def incremental(out: Path) -> None:
     print(f"new events delivered: {len(new_ids & delivered)} of {len(new_ids)} (the sync asked only for events since the cursor)")
     lookback = config.get("lookback_window_days", 5)
     print(f"late events for {days[-1]} delivered now: {len(late_ids & delivered)} of {len(late_ids)}; the rest come with {days[-1]}'s "
-          f"late-event sweep, swept on {days[-1] + dt.timedelta(days=lookback)} (state 'swept' keeps when each day was last read whole)")
+          f"late-event sweep, on {days[-1] + dt.timedelta(days=lookback + 1)} (state 'swept' keeps when each day was last read whole)")
     print(f"\nnew state saved to {_shown(out / 'state.json')}; run `python scripts/demo.py --incremental{_dir_option(out)}` "
           "(`make demo-incremental`) again for the next sync.")
 

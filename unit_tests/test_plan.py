@@ -43,24 +43,24 @@ def settings(**overrides) -> PlanSettings:
 
 @pytest.mark.parametrize(
     "lookback, sweeps, expected",
-    [(5, 1, [5]), (5, 2, [3, 5]), (5, 3, [2, 4, 5]), (5, 5, [1, 2, 3, 4, 5]), (3, 10, [1, 2, 3]), (0, 1, []), (1, 1, [1])],
-    ids=["default-once-on-the-last-lookback-day", "twice", "three-times", "daily", "more-sweeps-than-days-is-daily", "no-lookback-no-sweeps", "one-day"],
+    [(5, 1, [6]), (5, 2, [3, 6]), (5, 3, [2, 4, 6]), (5, 6, [1, 2, 3, 4, 5, 6]), (3, 10, [1, 2, 3, 4]), (0, 1, []), (1, 1, [2])],
+    ids=["default-once-the-day-after-the-lookback", "twice", "three-times", "daily", "more-sweeps-than-days-is-daily", "no-lookback-no-sweeps", "one-day"],
 )
-def test_sweep_days_spread_over_the_lookback_and_end_on_its_last_day(lookback, sweeps, expected):
+def test_sweep_days_spread_evenly_and_end_the_day_after_the_lookback(lookback, sweeps, expected):
     assert sweep_days(lookback, sweeps) == expected
 
 
 @pytest.mark.parametrize(
     "swept, today, sweeps, expected",
     [
-        ({"2024-05-05": None}, "2024-05-09", 1, []),  # D+4: not yet
-        ({"2024-05-05": None}, "2024-05-10", 1, ["2024-05-05"]),  # D+5: its one sweep
-        ({"2024-05-05": "2024-05-10T00:10:00Z"}, "2024-05-10", 1, []),  # swept today already: not twice
-        ({"2024-05-05": "2024-05-05T00:10:00Z"}, "2024-05-12", 1, ["2024-05-05"]),  # a missed sweep day is made up later
+        ({"2024-05-05": None}, "2024-05-10", 1, []),  # D+5: still inside the lookback, not yet
+        ({"2024-05-05": None}, "2024-05-11", 1, ["2024-05-05"]),  # D+6: its one sweep, everything that arrived up to D+5 is in
+        ({"2024-05-05": "2024-05-11T00:10:00Z"}, "2024-05-11", 1, []),  # swept today already: not twice
+        ({"2024-05-05": "2024-05-05T00:10:00Z"}, "2024-05-13", 1, ["2024-05-05"]),  # a missed sweep day is made up later
         ({"2024-05-05": None}, "2024-05-08", 2, ["2024-05-05"]),  # with two sweeps: D+3 ...
-        ({"2024-05-05": "2024-05-08T01:00:00Z"}, "2024-05-09", 2, []),  # ... not D+4 ...
-        ({"2024-05-05": "2024-05-08T01:00:00Z"}, "2024-05-10", 2, ["2024-05-05"]),  # ... and D+5
-        ({"2024-05-09": None, "2024-05-10": None}, "2024-05-10", 5, ["2024-05-09"]),  # today is never swept
+        ({"2024-05-05": "2024-05-08T01:00:00Z"}, "2024-05-10", 2, []),  # ... not D+4 or D+5 ...
+        ({"2024-05-05": "2024-05-08T01:00:00Z"}, "2024-05-11", 2, ["2024-05-05"]),  # ... and D+6
+        ({"2024-05-09": None, "2024-05-10": None}, "2024-05-10", 6, ["2024-05-09"]),  # today is never swept
         ({"2023-12-20": None}, "2024-05-10", 1, []),  # before start_date: never read, never swept
     ],
     ids=["not-yet", "due", "done-today", "made-up-after-a-pause", "first-of-two", "between-two", "second-of-two", "today-never", "before-start"],
@@ -77,13 +77,14 @@ def test_given_an_old_format_state_when_parsed_then_the_cursors_day_and_lookback
     state = ReadState.parse({"timestamp": "2024-05-10T12:00:00.000Z"}, UTC, 2)
     cursor = at("2024-05-10T12:00:00Z")
     assert state.cursor == cursor and state.migrated
-    # 2024-05-08 was read on its last lookback day (D+2) at the cursor: nothing more is owed for it
-    assert state.swept == {d("2024-05-09"): cursor, d("2024-05-10"): cursor}
+    # each still owed its last sweep, on D+3: the old plan would have read 2024-05-08 again on later syncs of the 10th
+    assert state.swept == {d("2024-05-08"): cursor, d("2024-05-09"): cursor, d("2024-05-10"): cursor}
+    assert ReadState.parse({"timestamp": "2024-05-10T12:00:00.000Z"}, UTC, 0).swept == {}  # no lookback: nothing owed
 
 
 def test_given_another_connectors_date_state_in_a_legacy_timezone_when_parsed_then_days_are_the_projects():
     state = ReadState.parse({"date": "2024-05-10"}, LA, 1)  # midnight UTC is the 9th in Los Angeles
-    assert set(state.swept) == {d("2024-05-09")}
+    assert set(state.swept) == {d("2024-05-08"), d("2024-05-09")}
 
 
 def test_the_state_round_trips_with_nulls_for_days_only_partly_read():
@@ -115,10 +116,16 @@ def test_given_a_fresh_window_from_mid_day_when_read_then_that_day_is_owed_its_s
     assert state.cursor == at("2024-05-10T00:15:00Z")  # capped at the request: nothing later could have been in the answer
 
 
-def test_given_a_sweep_on_a_days_last_lookback_day_when_read_then_the_day_leaves_the_state_and_the_cursor_stays():
-    state = ReadState.parse({"timestamp": "2024-05-10T06:00:00Z", "swept": {"2024-05-05": None, "2024-05-06": None}}, UTC, 5)
+def test_given_a_days_last_sweep_when_read_then_the_day_leaves_the_state_and_the_cursor_stays():
+    state = ReadState.parse({"timestamp": "2024-05-11T06:00:00Z", "swept": {"2024-05-05": None, "2024-05-06": None}}, UTC, 5)
+    state.record_read(Window(d("2024-05-05"), d("2024-05-05"), sweep=True), at("2024-05-11T06:05:00Z"), 10, settings(), d("2024-05-11"))
+    assert state.swept == {d("2024-05-06"): None} and state.cursor == at("2024-05-11T06:00:00Z")
+
+
+def test_given_a_day_read_whole_on_its_last_lookback_day_then_it_is_still_owed_the_sweep_after_it():
+    state = ReadState.parse({"timestamp": "2024-05-10T06:00:00Z", "swept": {"2024-05-05": None}}, UTC, 5)
     state.record_read(Window(d("2024-05-05"), d("2024-05-05"), sweep=True), at("2024-05-10T06:05:00Z"), 10, settings(), d("2024-05-10"))
-    assert state.swept == {d("2024-05-06"): None} and state.cursor == at("2024-05-10T06:00:00Z")
+    assert state.swept == {d("2024-05-05"): at("2024-05-10T06:05:00Z")}  # events can still arrive for it until the 10th ends
 
 
 def test_given_a_day_read_in_two_halves_when_both_complete_then_it_counts_as_read_whole_from_the_first_halfs_request():
@@ -243,7 +250,8 @@ def test_split(window, requested_at, expected):
 
 @pytest.mark.parametrize(
     "lookback, start_date, expected",
-    [(0, "2024-01-01", {}), (2, "2024-05-10", {"2024-05-10": "2024-05-10T12:00:00Z"}), (2, "2024-01-01", {"2024-05-09": "2024-05-10T12:00:00Z", "2024-05-10": "2024-05-10T12:00:00Z"})],
+    [(0, "2024-01-01", {}), (2, "2024-05-10", {"2024-05-10": "2024-05-10T12:00:00Z"}),
+     (2, "2024-01-01", {"2024-05-08": "2024-05-10T12:00:00Z", "2024-05-09": "2024-05-10T12:00:00Z", "2024-05-10": "2024-05-10T12:00:00Z"})],
     ids=["no-lookback-keeps-nothing", "days-before-start-date-are-dropped", "kept"],
 )
 def test_days_never_to_be_swept_leave_the_state(lookback, start_date, expected):

@@ -7,10 +7,12 @@ A sync reads, in this order:
    they happen) up to today, with the server-side filter `properties["$time"] >= datetime(S)`,
    so a sync every 15 minutes asks for about 15 minutes of events, not for days.
 2. **Sweeps**: past days read again in full, to pick up events that reached Mixpanel after their
-   day was read (offline mobile clients, `/import`). Each day is swept `sweeps` times while it is
-   inside the lookback window, on fixed days after it (`sweep_days`): with lookback 5 and one
-   sweep, on day D+5; with two, on D+3 and D+5. The last sweep is on the day a day leaves the
-   window. The state remembers, for each day still owed a sweep, when it was last read in full;
+   day was read (offline mobile clients, `/import`). Each day D is swept `sweeps` times, on fixed
+   days after it (`sweep_days`), the last one on D+lookback+1, the first day after the lookback
+   window: so an event that reaches Mixpanel up to `lookback` days after its day is read, as the
+   plan before this one read it (it re-read D on every sync up to the last one on D+lookback).
+   With lookback 5 and one sweep: on D+6; with two, on D+3 and D+6. The state remembers, for each
+   day still owed a sweep, when it was last read in full;
    a sweep that breaks off leaves that unchanged, so it is redone by the next sync. How often the
    sync runs changes nothing: a day is read in full `1 + sweeps` times at most however many syncs
    there are (the first being the fresh reads that brought its events in).
@@ -58,10 +60,20 @@ class PlanSettings:
 
 
 def sweep_days(lookback_days: int, sweeps: int) -> List[int]:
-    """The days after a day D on which D is read again in full: `sweeps` of them spread over the lookback, the last one on D+lookback."""
+    """The days after a day D on which D is read again in full: `sweeps` of them spread evenly, the last on D+lookback+1.
+
+    The last one is the first day after the lookback window, so that everything that reached
+    Mixpanel while D was inside the window (up to the end of D+lookback) is read.
+    """
     if lookback_days <= 0 or sweeps <= 0:
         return []
-    return sorted({math.ceil(k * lookback_days / sweeps) for k in range(1, sweeps + 1)})
+    last = lookback_days + 1
+    return sorted({math.ceil(k * last / sweeps) for k in range(1, sweeps + 1)})
+
+
+def _done(day: dt.date, read_at: dt.datetime, read_tz: ZoneInfo, lookback_days: int) -> bool:
+    """A day read whole on or after its last sweep day (D+lookback+1) is owed nothing more; with no lookback, nothing is ever owed."""
+    return lookback_days <= 0 or (read_at.astimezone(read_tz).date() - day).days > lookback_days
 
 
 def _parse_instant(day: str, value: Any) -> Optional[dt.datetime]:
@@ -145,12 +157,12 @@ class ReadState:
 
     def _full_read(self, day: dt.date, at: dt.datetime, settings: PlanSettings) -> None:
         self.swept[day] = at
-        if (at.astimezone(settings.read_tz).date() - day).days >= settings.lookback_days:
-            del self.swept[day]  # read whole on or after the day it leaves the lookback: nothing more is owed
+        if _done(day, at, settings.read_tz, settings.lookback_days):
+            del self.swept[day]  # read whole after its lookback window: nothing more is owed
 
     def drop_done(self, read_tz: ZoneInfo, lookback_days: int) -> None:
         for day, at in list(self.swept.items()):
-            if at is not None and (at.astimezone(read_tz).date() - day).days >= lookback_days:
+            if at is not None and _done(day, at, read_tz, lookback_days):
                 del self.swept[day]
 
     def _learn_rate(self, window: Window, records: int, requested_at: dt.datetime, read_tz: ZoneInfo) -> None:

@@ -2,7 +2,7 @@
 
     Resuming from cursor 2026-06-08T10:00:00.000Z: reading events from 2026-06-08T09:50:00.000Z (the cursor minus
     10 min of overlap) to 2026-06-08; then sweeping 1 past day(s) for late events (2026-06-03). Each day D is read
-    again in full on D+5.
+    again in full on D+6.
 """
 
 from __future__ import annotations
