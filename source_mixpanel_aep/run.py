@@ -10,6 +10,7 @@ the same code, byte for byte.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 import tempfile
@@ -116,6 +117,14 @@ def launch(args: List[str], stdout: Optional[BinaryIO] = None) -> int:
 
 
 def run(argv: Optional[List[str]] = None) -> None:
+    """The process entry (console script, main.py, the image): one command, then the process ends.
+
+    What the imports built lives until the end, so it is frozen out of the garbage collector
+    (gc.freeze): otherwise the interpreter walks all of it once more on the way out, about 0.1 s of
+    every command. The import-time garbage frozen with it (about 0.5 MB) is kept until exit.
+    In-process callers use `launch`, which leaves their collector alone.
+    """
+    gc.freeze()
     sys.exit(launch(sys.argv[1:] if argv is None else argv))
 
 
