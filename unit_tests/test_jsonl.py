@@ -44,7 +44,7 @@ BODY = b"\n".join([line("Sign up", distinct_id='"u1"'), line("Café ☕"), line(
 
 @pytest.mark.parametrize("size", CHUNK_SIZES, ids=CHUNK_IDS)
 def test_split_lines_is_independent_of_chunk_boundaries(size):
-    assert list(split_lines(chunked(BODY, size))) == BODY.split(b"\n")[:-1]
+    assert list(split_lines(chunked(BODY, size))) == BODY.splitlines(keepends=True)
 
 
 @pytest.mark.parametrize("size", CHUNK_SIZES, ids=CHUNK_IDS)
@@ -55,7 +55,12 @@ def test_parsed_events_are_independent_of_chunk_boundaries(size):
 
 
 def test_split_lines_keeps_a_last_line_without_newline_and_tolerates_empty_chunks():
-    assert list(split_lines([b"a\nb", b"", b"c", b"\n", b"d"])) == [b"a", b"bc", b"d"]
+    assert list(split_lines([b"a\nb", b"", b"c", b"\n", b"d"])) == [b"a\n", b"bc\n", b"d"]
+
+
+def test_split_lines_joins_a_line_spread_over_many_chunks_and_keeps_blank_lines():
+    chunks = [b"x", b"y", b"z\n\n", b"\n", b"q", b"r\ns"]
+    assert list(split_lines(chunks)) == [b"xyz\n", b"\n", b"\n", b"qr\n", b"s"]
 
 
 def test_empty_body_has_no_events():
