@@ -1,6 +1,7 @@
 """Which record an event becomes, chosen once from the config's `output_format`: flat (default) or XDM.
 
-The stream asks its record format for the per-event function (`map`), the JSON schema to declare
+The stream asks its record format for the per-event function (`map`: one parsed export line with
+its time in milliseconds, as the stream asks for it, to a record), the JSON schema to declare
 (`json_schema`, None for the packaged `schemas/events.json`) and, per window, how many records
 were over AEP's 10 KB Profile guardrail (`oversized`). Pure: no HTTP, no protocol.
 """
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Dict, Optional, Union
+from functools import partial
+from typing import Any, Callable, Dict, Optional, Union
 
 import orjson
 
@@ -40,13 +42,23 @@ def record_size(record: Dict[str, Any]) -> int:
         return len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
+def flat_mapper(source_timezone: Optional[dt.tzinfo]) -> Callable[[Any], Dict[str, Any]]:
+    """mapping.to_record for the project's clock, taking the event alone: it runs once per event, so the
+    choice is made once (a UTC project's is mapping.to_record itself, its defaults) and no keywords are passed per call."""
+    if source_timezone is None:
+        return mapping.to_record
+    return partial(mapping.to_record, source_timezone=source_timezone)
+
+
 class FlatRecords:
-    """Today's record (mapping.to_record), untouched: `map` is that very function, no extra call per event."""
+    """Today's record (mapping.to_record), untouched: `map` is that very function for a UTC project, no extra call per event."""
 
     name = "flat"
-    map = staticmethod(mapping.to_record)
     json_schema: Optional[Dict[str, Any]] = None
     oversized = 0
+
+    def __init__(self, source_timezone: Optional[dt.tzinfo] = None):
+        self.map = flat_mapper(source_timezone)
 
 
 class XdmRecords:
@@ -54,14 +66,15 @@ class XdmRecords:
 
     name = "xdm"
 
-    def __init__(self, settings: XdmSettings):
+    def __init__(self, settings: XdmSettings, source_timezone: Optional[dt.tzinfo] = None):
         self.settings = settings
         self.json_schema: Optional[Dict[str, Any]] = record_json_schema(settings)
         self.oversized = 0
+        self._to_flat = flat_mapper(source_timezone)
         self._to_xdm = record_builder(settings)
 
-    def map(self, raw: Any, *, time_in_ms: bool = True, source_timezone: Optional[dt.tzinfo] = None) -> Dict[str, Any]:
-        record = self._to_xdm(mapping.to_record(raw, time_in_ms=time_in_ms, source_timezone=source_timezone))
+    def map(self, raw: Any) -> Dict[str, Any]:
+        record = self._to_xdm(self._to_flat(raw))
         try:
             serialized = SerializedRecord(record)
             serialized.json = orjson.dumps(record)  # the 10 KB check needs the bytes; the RECORD line reuses them
@@ -77,7 +90,8 @@ class XdmRecords:
 RecordFormat = Union[FlatRecords, XdmRecords]
 
 
-def record_format(output_format: str, xdm: Optional[XdmSettings]) -> RecordFormat:
+def record_format(output_format: str, xdm: Optional[XdmSettings], source_timezone: Optional[dt.tzinfo] = None) -> RecordFormat:
+    """The shape the config asks for; `source_timezone` is a legacy project's clock (None: times are UTC)."""
     if output_format == "xdm" and xdm is not None:
-        return XdmRecords(xdm)
-    return FlatRecords()
+        return XdmRecords(xdm, source_timezone)
+    return FlatRecords(source_timezone)

@@ -220,7 +220,6 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
     the converter. Callers that still need the flat record pass a copy.
     """
     tenant_key = settings.tenant_key
-    aep_names = frozenset(field.name for field in AEP_FIELDS)
     low, high = -XDM_LONG_MAX, XDM_LONG_MAX
     ranged = tuple((field.name, field.source) for field in AEP_FIELDS if field.xdm_type == "integer" and field.name != "time")
     (api_ms, _), (processed_ms, _) = ranged  # mp_api_timestamp_ms, mp_processing_time_ms
@@ -238,9 +237,7 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
         """Consumes `flat`: its dicts become the tenant object and the map, in place (no copies per event)."""
         properties = flat.pop(PROPERTIES_FIELD)
         id_, timestamp, event_type = flat.pop("_id"), flat.pop("timestamp"), flat["event_name"]
-        tenant = flat  # what is left is AEP's fields ...
-        if not aep_names.issuperset(tenant):  # ... unless the flat record gained a column: only declared fields may go to AEP
-            tenant = {name: value for name, value in tenant.items() if name in aep_names}
+        tenant = flat  # what is left is AEP's fields: the flat columns are exactly those (unit_tests/test_xdm.py pins it)
         identity_map: Dict[str, List[Dict[str, Any]]] = {}  # read first: the ids as the event has them
         # The three ids are written out, not looped over: this runs per event, and a loop over (namespace, key, state)
         # tuples cost more instructions than the repetition (callgrind, bench/instructions.py 20000 xdm).

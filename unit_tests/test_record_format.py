@@ -1,5 +1,7 @@
 """record_format: flat is mapping.to_record itself; xdm counts records over AEP's 10 KB Profile guardrail, exactly."""
 
+from zoneinfo import ZoneInfo
+
 import orjson
 import pytest
 
@@ -17,6 +19,17 @@ def event(blob_length):
 def test_flat_output_maps_with_the_flat_function_itself_and_declares_the_packaged_schema():
     chosen = record_format("flat", None)
     assert isinstance(chosen, FlatRecords) and chosen.map is mapping.to_record and chosen.json_schema is None
+
+
+@pytest.mark.parametrize("output_format, settings, timestamp_of", [
+    ("flat", None, lambda record: record["timestamp"]),
+    ("xdm", SETTINGS, lambda record: record["timestamp"]),
+], ids=["flat", "xdm"])
+def test_given_a_legacy_project_clock_then_map_reads_the_raw_time_on_it(output_format, settings, timestamp_of):
+    """1714521636123 read as New York wall-clock time (EDT, UTC-4) is 4 hours later in UTC."""
+    chosen = record_format(output_format, settings, ZoneInfo("America/New_York"))
+    assert timestamp_of(chosen.map(event(0))) == "2024-05-01T04:00:36.123Z"
+    assert timestamp_of(record_format(output_format, settings).map(event(0))) == "2024-05-01T00:00:36.123Z"
 
 
 def test_xdm_output_declares_the_xdm_schema():

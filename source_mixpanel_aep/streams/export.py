@@ -87,7 +87,7 @@ class ExportStream(Stream, CheckpointMixin):
         super().__init__()
         self._config = config
         self._settings = settings
-        self._records = record_format(config.output_format, config.xdm)  # flat or XDM: the one place the shape is chosen
+        self._records = record_format(config.output_format, config.xdm, config.source_timezone)  # flat or XDM: the one place the shape is chosen
         self._now = now
         self._sleep = sleep
         self._backoff = backoff_strategy(settings, http_logger(self.logger))  # the same strategy paces re-reads of a broken-off window
@@ -272,13 +272,13 @@ class ExportStream(Stream, CheckpointMixin):
             yield from self._completed(piece, requested_at, count, time.monotonic() - started, state_manager)
 
     def _records_of(self, response: requests.Response, window: Window, undelivered: WindowLosses) -> Iterator[AirbyteMessage]:
-        name, source_timezone = self.name, self._config.source_timezone
+        name = self.name
         to_record, unmappable, clock = self._records.map, mapping.UnmappableEvent, time.time_ns
         count = 0
         try:
             for index, value in enumerate(self._values(response, window, undelivered), 1):
                 try:
-                    record = to_record(value, time_in_ms=True, source_timezone=source_timezone)
+                    record = to_record(value)
                 except unmappable as error:
                     undelivered.add(f"event #{index}", str(error))
                     continue
