@@ -91,11 +91,12 @@ def gunzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
         raise TruncatedBody("the gzip body ended before its end marker (truncated response)")
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Chunks -> lines, each with its b"\\n" (the body's last line may lack one); the parser ignores it, and a b"\\r" too.
+def line_batches(chunks: Iterable[bytes]) -> Iterator[List[bytes]]:
+    """Chunks -> for each chunk, the lines it completes, each with its b"\\n" (the body's last line may lack one).
 
-    BytesIO.readlines finds line ends with memchr: about 60 ns a line of 1 KB, where bytes.split
-    looks at every byte (about 280 ns). A line is checked for its end once per chunk, not per line.
+    The parser ignores the b"\\n", and a b"\\r" before it. Lines come a chunk's worth at a time, so the
+    per-line work is the parser's alone. BytesIO.readlines finds line ends with memchr: about 60 ns a
+    line of 1 KB, where bytes.split looks at every byte (about 280 ns).
     """
     pending: List[bytes] = []  # the pieces of a line that has not ended yet
     pending_size = 0
@@ -115,9 +116,10 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         if not chunk.endswith(b"\n"):
             last = lines.pop()
             pending, pending_size = [last], len(last)
-        yield from lines
+        if lines:
+            yield lines
     if pending:
-        yield b"".join(pending)
+        yield [b"".join(pending)]
 
 
 _FAILED = object()
@@ -194,23 +196,25 @@ class LongNumberWatch:
     def watch(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in chunks:
             if not self.seen:
-                window = self._tail + chunk
-                self.seen = has_long_number(window)
-                self._tail = window[-(len(_LONG_NUMBER) - 1):]  # of the stream, not the chunk: chunks can be tiny
+                keep = len(_LONG_NUMBER) - 1
+                # The chunk, and its start after the last bytes of the stream (a run across the boundary); no copy of the chunk.
+                self.seen = has_long_number(self._tail + chunk[:keep]) or has_long_number(chunk)
+                self._tail = chunk[-keep:] if len(chunk) >= keep else (self._tail + chunk)[-keep:]  # chunks can be tiny
             yield chunk
 
 
 def parse_lines(
-    lines: Iterable[bytes],
+    batches: Iterable[List[bytes]],
     on_repair: Optional[Callable[[int, str], None]] = None,
     on_skip: Optional[Callable[[int, str], None]] = None,
     long_numbers: Optional[LongNumberWatch] = None,
 ) -> Iterator[Any]:
-    """Lines -> parsed JSON values. Fast path: orjson; anything it rejects gets a closer look.
+    """Batches of lines (line_batches) -> parsed JSON values. Fast path: orjson; anything it rejects gets a closer look.
 
     `on_repair(line_no, what)` hears of each repaired line; `on_skip(line_no, why)` of each line
     that is valid JSON but cannot be passed on (too deep). With `long_numbers` watching the chunks
-    the lines come from, a line is looked at for 19+ digit runs only once the watch has seen one.
+    the lines come from, a line is looked at for 19+ digit runs only once the watch has seen one
+    (asked once a batch: a batch's lines end in a chunk the watch has already looked at).
     """
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
@@ -218,9 +222,11 @@ def parse_lines(
     start_no = 0  # line number where the pending (split) record starts
     pending: List[bytes] = []
     line_no = 0
-    for line_no, line in enumerate(lines, 1):
-        if not pending:
-            if (long_numbers is not None and not long_numbers.seen) or not has_long_number(line):
+    for batch in batches:
+        unseen = long_numbers is not None and not long_numbers.seen  # no 19-digit run in the body so far
+        for line in batch:
+            line_no += 1
+            if not pending and (unseen or not has_long_number(line)):
                 try:
                     value = loads(line)
                 except decode_error:
@@ -231,29 +237,29 @@ def parse_lines(
                     else:
                         _skip(on_skip, line_no, line)
                     continue
-        # The slow road: a blank line, the end marker, a line orjson refused, or the next piece of a split record.
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if stripped == TERMINATED_EARLY:
-            raise TerminatedEarly(line_no)
-        if not pending:
-            start_no = line_no
-        pending.append(stripped)
-        candidate = b"".join(pending)
-        repairs: List[str] = [f"record split across {len(pending)} lines rejoined"] if len(pending) > 1 else []
-        value = _tolerant_loads(candidate, repairs)
-        if value is _TOO_DEEP or (value is not _FAILED and _too_deep(candidate, value)):
-            _skip(on_skip, start_no, pending[0])
-            pending = []
-        elif value is not _FAILED:
-            if on_repair and repairs:
-                on_repair(start_no, "; ".join(repairs))
-            pending = []
-            yield value
-        elif len(pending) > 1 and (_tolerant_loads(stripped, []) is not _FAILED or len(pending) >= MAX_JOINED_LINES):
-            # The next line stands on its own, so the pending one was not the start of a split record.
-            raise MalformedLine(start_no, pending[0], "no following line completes it")
+            # The slow road: a blank line, the end marker, a line orjson refused, or the next piece of a split record.
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if stripped == TERMINATED_EARLY:
+                raise TerminatedEarly(line_no)
+            if not pending:
+                start_no = line_no
+            pending.append(stripped)
+            candidate = b"".join(pending)
+            repairs: List[str] = [f"record split across {len(pending)} lines rejoined"] if len(pending) > 1 else []
+            value = _tolerant_loads(candidate, repairs)
+            if value is _TOO_DEEP or (value is not _FAILED and _too_deep(candidate, value)):
+                _skip(on_skip, start_no, pending[0])
+                pending = []
+            elif value is not _FAILED:
+                if on_repair and repairs:
+                    on_repair(start_no, "; ".join(repairs))
+                pending = []
+                yield value
+            elif len(pending) > 1 and (_tolerant_loads(stripped, []) is not _FAILED or len(pending) >= MAX_JOINED_LINES):
+                # The next line stands on its own, so the pending one was not the start of a split record.
+                raise MalformedLine(start_no, pending[0], "no following line completes it")
     if pending:
         raise MalformedLine(start_no, pending[0], "the body ends inside it")
 

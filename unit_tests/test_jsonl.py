@@ -15,8 +15,8 @@ from source_mixpanel_aep.jsonl import (
     TruncatedBody,
     gunzip,
     has_long_number,
+    line_batches,
     parse_lines,
-    split_lines,
 )
 
 CHUNK_SIZES = [1, 7, 4096]
@@ -35,16 +35,20 @@ def line(name, **properties):
 def parse(body, size=4096):
     """Runs the pipeline; returns (values, repairs as (line_no, message))."""
     repairs = []
-    values = list(parse_lines(split_lines(chunked(body, size)), on_repair=lambda no, what: repairs.append((no, what))))
+    values = list(parse_lines(line_batches(chunked(body, size)), on_repair=lambda no, what: repairs.append((no, what))))
     return values, repairs
+
+
+def lines_of(chunks):
+    return [line for batch in line_batches(chunks) for line in batch]
 
 
 BODY = b"\n".join([line("Sign up", distinct_id='"u1"'), line("Café ☕"), line("Items purchased", item_price='"800.00"')]) + b"\n"
 
 
 @pytest.mark.parametrize("size", CHUNK_SIZES, ids=CHUNK_IDS)
-def test_split_lines_is_independent_of_chunk_boundaries(size):
-    assert list(split_lines(chunked(BODY, size))) == BODY.splitlines(keepends=True)
+def test_line_batches_are_independent_of_chunk_boundaries(size):
+    assert lines_of(chunked(BODY, size)) == BODY.splitlines(keepends=True)
 
 
 @pytest.mark.parametrize("size", CHUNK_SIZES, ids=CHUNK_IDS)
@@ -54,13 +58,13 @@ def test_parsed_events_are_independent_of_chunk_boundaries(size):
     assert repairs == []
 
 
-def test_split_lines_keeps_a_last_line_without_newline_and_tolerates_empty_chunks():
-    assert list(split_lines([b"a\nb", b"", b"c", b"\n", b"d"])) == [b"a\n", b"bc\n", b"d"]
+def test_line_batches_keep_a_last_line_without_newline_and_tolerate_empty_chunks():
+    assert list(line_batches([b"a\nb", b"", b"c", b"\n", b"d"])) == [[b"a\n"], [b"bc\n"], [b"d"]]
 
 
-def test_split_lines_joins_a_line_spread_over_many_chunks_and_keeps_blank_lines():
+def test_line_batches_join_a_line_spread_over_many_chunks_and_keep_blank_lines():
     chunks = [b"x", b"y", b"z\n\n", b"\n", b"q", b"r\ns"]
-    assert list(split_lines(chunks)) == [b"xyz\n", b"\n", b"\n", b"qr\n", b"s"]
+    assert list(line_batches(chunks)) == [[b"xyz\n", b"\n"], [b"\n"], [b"qr\n"], [b"s"]]
 
 
 def test_empty_body_has_no_events():
@@ -145,7 +149,7 @@ def test_terminated_early_raises_after_the_complete_lines(tail, line_no):
     body = line("a") + b"\n" + line("b") + b"\n" + tail
     seen = []
     with pytest.raises(TerminatedEarly) as raised:
-        for value in parse_lines(split_lines(chunked(body, 7))):
+        for value in parse_lines(line_batches(chunked(body, 7))):
             seen.append(value["event"])
     assert seen == ["a", "b"]
     assert raised.value.line_no == line_no
@@ -220,7 +224,7 @@ def test_corrupt_gzip_raises_truncated_body():
 def test_two_concatenated_gzip_members_are_both_inflated(size):
     first, second = gzipped(line("first") + b"\n"), gzipped(line("second") + b"\n")
     chunks = [first, second] if size is None else chunked(first + second, size)
-    values = list(parse_lines(split_lines(gunzip(chunks))))
+    values = list(parse_lines(line_batches(gunzip(chunks))))
     assert [value["event"] for value in values] == ["first", "second"]
 
 
@@ -243,13 +247,13 @@ def nested(depth, inside=b"1"):
 def test_an_event_nested_deeper_than_max_depth_is_skipped_through_on_skip_and_the_rest_parsed(depth):
     body = b"\n".join([line("before"), nested(depth), line("after")]) + b"\n"
     skipped = []
-    values = list(parse_lines(split_lines([body]), on_skip=lambda no, why: skipped.append((no, why))))
+    values = list(parse_lines(line_batches([body]), on_skip=lambda no, why: skipped.append((no, why))))
     assert [value["event"] for value in values] == ["before", "after"]
     assert [no for no, _ in skipped] == [2] and f"more than {MAX_DEPTH} levels" in skipped[0][1]
 
 
 def test_an_event_exactly_max_depth_deep_is_parsed():
-    [value] = list(parse_lines([nested(MAX_DEPTH)]))
+    [value] = list(parse_lines([[nested(MAX_DEPTH)]]))
     depth, node = 2, value["properties"]["n"]
     while isinstance(node, list):
         depth, node = depth + 1, node[0]
@@ -258,20 +262,20 @@ def test_an_event_exactly_max_depth_deep_is_parsed():
 
 def test_brackets_inside_strings_do_not_count_as_depth():
     text = b'"' + b"[{" * MAX_DEPTH + b'"'
-    [value] = list(parse_lines([b'{"event":"brackets","properties":{"time":1,"s":' + text + b"}}"]))
+    [value] = list(parse_lines([[b'{"event":"brackets","properties":{"time":1,"s":' + text + b"}}"]]))
     assert value["properties"]["s"] == "[{" * MAX_DEPTH
 
 
 def test_without_on_skip_a_too_deep_event_raises_malformed_line_rather_than_vanish():
     with pytest.raises(MalformedLine, match=r"line 1 .*more than 500 levels"):
-        list(parse_lines([nested(5000)]))
+        list(parse_lines([[nested(5000)]]))
 
 
 def test_a_too_deep_event_split_across_two_lines_is_skipped_at_its_first_line():
     deep = nested(MAX_DEPTH + 10)
     skipped = []
     body = line("before") + b"\n" + deep[:-1] + b"\n" + deep[-1:] + b"\n" + line("after") + b"\n"
-    values = list(parse_lines(split_lines([body]), on_skip=lambda no, why: skipped.append(no)))
+    values = list(parse_lines(line_batches([body]), on_skip=lambda no, why: skipped.append(no)))
     assert [value["event"] for value in values] == ["before", "after"] and skipped == [2]
 
 
@@ -284,7 +288,7 @@ def test_given_a_long_number_watch_then_huge_integers_stay_exact_wherever_the_ch
     lines = {"first line": [big] + plain, "last line": plain + [big], "after many plain lines": plain + [big] + plain}[position]
     body = b"\n".join(lines) + b"\n"
     watch = LongNumberWatch()
-    values = list(parse_lines(split_lines(watch.watch(chunked(body, chunk_size))), long_numbers=watch))
+    values = list(parse_lines(line_batches(watch.watch(chunked(body, chunk_size))), long_numbers=watch))
     [value] = [v for v in values if v["event"] == "big"]
     assert value["properties"]["n"] == number and isinstance(value["properties"]["n"], int)
     assert len(values) == len(lines)

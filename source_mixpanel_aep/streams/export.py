@@ -37,7 +37,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .. import mapping
 from ..config import MixpanelConfig
-from ..jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, parse_lines, split_lines
+from ..jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, line_batches, parse_lines
 from ..logs import http_logger
 from ..record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .http import (
@@ -362,7 +362,7 @@ class ExportStream(Stream, CheckpointMixin):
         where = window.label
         watch = LongNumberWatch()
         return parse_lines(
-            split_lines(watch.watch(chunks)),
+            line_batches(watch.watch(chunks)),
             on_repair=lambda line, what: self.logger.warning(f"{where}, line {line}: {what}"),
             on_skip=lambda line, why: undelivered.add(f"line {line}", why),
             long_numbers=watch,
