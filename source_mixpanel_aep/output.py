@@ -22,7 +22,7 @@ import stat
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, List, Mapping, Optional, Union
+from typing import Any, BinaryIO, Dict, Iterator, List, Mapping, Optional, Union
 
 import orjson
 from airbyte_cdk.logger import PRINT_BUFFER
@@ -35,6 +35,9 @@ RECORD_PREFIX = '{"type":"RECORD"'  # how the CDK's serialiser starts every RECO
 PIPE_BUFFER_BYTES = 1024 * 1024  # Linux's default ceiling for an unprivileged process (/proc/sys/fs/pipe-max-size)
 
 
+_RECORD_STARTS: Dict[str, bytes] = {}  # stream name -> the RECORD line's bytes before the data
+
+
 def record_line(stream: str, data: Mapping[str, Any], emitted_at: int, namespace: Optional[str] = None) -> bytes:
     """The RECORD line the CDK would write for AirbyteRecordMessage(stream, data, emitted_at, namespace), in one orjson call.
 
@@ -42,7 +45,10 @@ def record_line(stream: str, data: Mapping[str, Any], emitted_at: int, namespace
     for AEP's size guardrail) is spliced in as it is: the same bytes orjson writes for it inside the message.
     """
     if type(data) is SerializedRecord and namespace is None:
-        return b'{"type":"RECORD","record":{"stream":%b,"data":%b,"emitted_at":%d}}' % (orjson.dumps(stream), data.json, emitted_at)
+        start = _RECORD_STARTS.get(stream)
+        if start is None:  # once per stream name
+            start = _RECORD_STARTS[stream] = b'{"type":"RECORD","record":{"stream":%b,"data":' % orjson.dumps(stream)
+        return b'%b%b,"emitted_at":%d}}' % (start, data.json, emitted_at)
     if None in data.values():  # the mapping leaves null columns out already; the CDK's serialiser drops them
         data = {key: value for key, value in data.items() if value is not None}
     body = {"stream": stream, "data": data, "emitted_at": emitted_at}
