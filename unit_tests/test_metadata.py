@@ -181,6 +181,7 @@ def test_the_cdk_ci_and_the_image_install_is_the_one_pinned_in_constraints_and_w
     pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if line and not line.startswith("#"))
     pinned = pins["airbyte-cdk"]
     assert version("airbyte-cdk") == pinned, "the venv's CDK is not the pinned one: `make` installs with -c constraints.txt"
+    assert version("serpyco-rs") == pins["serpyco-rs"], "the venv's serpyco-rs is not the pinned one (cdk_private.without_attribute_docs)"
     setup_range = re.search(r'"airbyte-cdk([^"]+)"', (ROOT / "setup.py").read_text()).group(1)
     assert pinned in SpecifierSet(setup_range)
     dockerfile = (ROOT / "Dockerfile").read_text()
