@@ -628,7 +628,8 @@ def py_spy_profile(args: argparse.Namespace, config: Path, catalog: Path) -> str
     if not spy.exists():
         return f"\n## py-spy: not installed next to {sys.executable} (pip install py-spy)\n"
     raw = WORK / "py-spy.raw.txt"
-    argv = [str(spy), "record", "--rate", "250", "--format", "raw", "--output", str(raw), "--"] + read_command(args.entry, config, catalog)
+    # --nonblocking: the default pauses the process for every sample, which inflates the import's share several times over
+    argv = [str(spy), "record", "--nonblocking", "--rate", "250", "--format", "raw", "--output", str(raw), "--"] + read_command(args.entry, config, catalog)
     run = run_counting("connector-py-spy", argv, timeout=run_timeout(args.events))
     if run.returncode != 0:
         return f"\n## py-spy failed (exit {run.returncode}):\n{run.tail[-2000:]}\n"
