@@ -25,10 +25,11 @@ def test_given_an_importer_then_its_garbage_collector_is_as_it_was_after_the_imp
 
 
 def test_given_the_command_entry_then_what_was_imported_is_frozen_and_in_process_launch_leaves_it_alone():
+    """The CDK import alone leaves about 97k objects to freeze; launch (tests, in-process callers) freezes none."""
     code = (
         "import gc, io\n"
         "from source_mixpanel_aep.run import launch, run\n"
         "assert launch(['spec'], stdout=io.BytesIO()) == 0 and gc.get_freeze_count() == 0, 'launch froze'\n"
-        "try:\n    run(['spec'])\nexcept SystemExit as end:\n    print(end.code, gc.get_freeze_count() > 50_000, gc.isenabled())\n"
+        "try:\n    run(['spec'])\nexcept SystemExit as end:\n    print(end.code, gc.get_freeze_count() > 20_000, gc.isenabled())\n"
     )
     assert python(code).splitlines()[-1] == "0 True True"
