@@ -36,6 +36,7 @@ TERMINATED_EARLY = b"terminated early"
 # nanosecond a byte; a line with one goes to the standard library's parser, which keeps it exact.
 _DIGITS_ONLY = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
 _LONG_NUMBER = b"0" * 19
+_BOUNDARY_BYTES = len(_LONG_NUMBER) - 1  # a run across two chunks shows in this many bytes each side of the boundary
 # Looking at every 3rd byte first: 19 digits in a row always include 6 consecutive sampled bytes
 # (any 19 positions hold at least 6 multiples of 3), while a millisecond timestamp's 13 hold at most
 # 5, so a sample without 6 digits in a row rules a long number out at a third of the cost. Where it
@@ -104,16 +105,17 @@ def line_batches(chunks: Iterable[bytes]) -> Iterator[List[bytes]]:
         lines = BytesIO(chunk).readlines()
         if not lines:
             continue
+        ends_a_line = chunk.endswith(b"\n")  # else its last piece is the start of a line still to come
         if pending:
             pending.append(lines[0])
-            if len(lines) == 1 and not chunk.endswith(b"\n"):  # no line ends in this chunk either
+            if len(lines) == 1 and not ends_a_line:  # no line ends in this chunk either
                 pending_size += len(chunk)
                 if pending_size > MAX_LINE_BYTES:
                     raise MalformedLine(0, pending[0], f"a line longer than {MAX_LINE_BYTES} bytes")
                 continue
             lines[0] = b"".join(pending)
             pending, pending_size = [], 0
-        if not chunk.endswith(b"\n"):
+        if not ends_a_line:
             last = lines.pop()
             pending, pending_size = [last], len(last)
         if lines:
@@ -196,7 +198,7 @@ class LongNumberWatch:
     def watch(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in chunks:
             if not self.seen:
-                keep = len(_LONG_NUMBER) - 1
+                keep = _BOUNDARY_BYTES
                 # The chunk, and its start after the last bytes of the stream (a run across the boundary); no copy of the chunk.
                 self.seen = has_long_number(self._tail + chunk[:keep]) or has_long_number(chunk)
                 self._tail = chunk[-keep:] if len(chunk) >= keep else (self._tail + chunk)[-keep:]  # chunks can be tiny
