@@ -146,9 +146,11 @@ class PartPlan:
         """The most pages an expired session served, once two have expired."""
         return max(self._served) if len(self._served) >= 2 else None
 
-    def too_big(self, part: Part, pages_needed: int) -> bool:
-        """At page 0: whether the part needs more pages than an expired session served (and can be split)."""
-        return part.kind != "undefined" and self.capacity_pages is not None and pages_needed > self.capacity_pages
+    def too_big(self, part: Part, pages_needed: int, seen: Optional[Tuple[dt.datetime, dt.datetime]] = None) -> bool:
+        """At page 0: whether the part needs more pages than an expired session served, and can be split."""
+        if self.capacity_pages is None or pages_needed <= self.capacity_pages or self.splits >= MAX_PARTS:
+            return False
+        return part.halves(seen, self._started) is not None
 
     def expired(self, part: Part, pages_served: int, seen: Optional[Tuple[dt.datetime, dt.datetime]], *, early: bool = False, sorted_up_to: Optional[dt.datetime] = None) -> Tuple[Part, ...]:
         """The session of `part` expired after `pages_served` pages (or it was `too_big`: early): split it.

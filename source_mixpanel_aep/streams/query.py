@@ -232,7 +232,7 @@ class QueryStream(HttpStream):
         plan = self._plan
         self._note_seen(results)
         if plan is not None and self._pages == 0 and isinstance(page_size, int) and page_size > 0 and isinstance(total, int):
-            if self._unsorted and plan.too_big(self._part, total // page_size + 1):
+            if self._unsorted and plan.too_big(self._part, total // page_size + 1, self.seen_range()):
                 self._outcome = "too_big"  # its records come again from the smaller parts: not emitted twice
                 return []
         return results
@@ -276,7 +276,7 @@ class QueryStream(HttpStream):
         """
         self._pages = self._emitted = 0
         self._total, self._seen, self._outcome = None, None, "complete"
-        self._sorted, self._unsorted = None, False
+        self._sorted, self._unsorted, self._refused_text = None, False, ""
         self._part = (stream_slice or {}).get("part") or Part()
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
@@ -307,9 +307,9 @@ class QueryStream(HttpStream):
             message = (
                 f"{self.describe(stream_slice)}: Mixpanel keeps forgetting the query's session ({self._refused_words()}): "
                 f"{part.describe()} could not be read, {why}. {self._delivered:,} {self.noun} were emitted in this sync "
-                f"({self._emitted:,} from this part, which may repeat), in {plan.parts_read} queries; the state emitted so far "
-                "lets the next run resume after the last complete part. Run the sync again later; if it fails the same way, "
-                "Mixpanel's sessions are too short for this project's paging."
+                f"({self._emitted:,} from this part, which may repeat), in {plan.parts_read} queries; "
+                + ("the state emitted so far lets the next run resume after the last complete part. " if self.supports_incremental else "")
+                + "Run the sync again later; if it fails the same way, Mixpanel's sessions are too short for this project's paging."
             )
             raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error) from None
         if self._outcome == "too_big":
