@@ -54,6 +54,7 @@ __all__ = ["SESSION_RESTARTS", "QueryBudget", "QueryStream"]
 
 QUERIES_PER_HOUR = 60
 PROGRESS_EVERY_PAGES = 10
+SORTED_EVIDENCE = 10  # strict rises of $last_seen in the pages read before they are trusted to be sorted by it
 _BODY = "_mixpanel_body"  # the parsed JSON answer, kept on the response by the error handler
 
 
@@ -156,6 +157,7 @@ class QueryStream(HttpStream):
         self._seen: Optional[List[str]] = None  # [min, max] $last_seen text of the part's results so far
         self._sorted: Optional[str] = None  # the last $last_seen read while the part's results came sorted by it, else None
         self._unsorted = False
+        self._rises = 0  # strict increases of $last_seen seen while sorted: the evidence that the order is by it
         self._delivered = 0  # by this stream in this sync, over every part
         super().__init__(authenticator=authenticator(config.credentials), api_budget=budget or QueryBudget())
 
@@ -239,13 +241,15 @@ class QueryStream(HttpStream):
 
     def _note_seen(self, results: List[Any]) -> None:
         """The range of `$last_seen` read from this part: where it is split if its session expires."""
-        seen, last, unsorted = self._seen, self._sorted, self._unsorted
+        seen, last, unsorted, rises = self._seen, self._sorted, self._unsorted, self._rises
         for result in results:
             properties = result.get("$properties") if isinstance(result, dict) else None
             value = properties.get("$last_seen") if isinstance(properties, dict) else None
             if isinstance(value, str) and not unsorted:
                 if last is not None and value < last:
                     unsorted = True
+                elif last is not None and value > last:
+                    rises += 1
                 last = value
             if isinstance(value, str):
                 if seen is None:
@@ -254,7 +258,7 @@ class QueryStream(HttpStream):
                     seen[0] = value
                 elif value > seen[1]:
                     seen[1] = value
-        self._sorted, self._unsorted = last, unsorted
+        self._sorted, self._unsorted, self._rises = last, unsorted, rises
 
     def seen_range(self) -> Optional[tuple]:
         if self._seen is None:
@@ -263,7 +267,14 @@ class QueryStream(HttpStream):
         return (low, high) if low is not None and high is not None else None
 
     def sorted_up_to(self) -> Optional[dt.datetime]:
-        return _instant(self._sorted) if self._sorted is not None and not self._unsorted else None
+        """Where the pages read were sorted by $last_seen up to; None unless they were, with SORTED_EVIDENCE rises.
+
+        A few profiles, or many sharing one $last_seen (a bulk import), look sorted in any order:
+        taking them for sorted would call a range done that is not, so they are split instead.
+        """
+        if self._sorted is None or self._unsorted or self._rises < SORTED_EVIDENCE:
+            return None
+        return _instant(self._sorted)
 
     # --- reading -----------------------------------------------------------------------------
     def describe(self, stream_slice: Optional[Mapping[str, Any]] = None) -> str:
@@ -276,7 +287,7 @@ class QueryStream(HttpStream):
         """
         self._pages = self._emitted = 0
         self._total, self._seen, self._outcome = None, None, "complete"
-        self._sorted, self._unsorted, self._refused_text = None, False, ""
+        self._sorted, self._unsorted, self._rises, self._refused_text = None, False, 0, ""
         self._part = (stream_slice or {}).get("part") or Part()
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
