@@ -149,7 +149,8 @@ def test_given_pages_that_only_look_sorted_because_they_share_one_last_seen_when
     earlier = [{"$distinct_id": f"early-{i:02d}", "$properties": {"$last_seen": f"2024-05-{i + 1:02d}T08:00:00"}} for i in range(20)]
     with FakeMixpanel(profiles=0, page_size=10) as fake:
         fake.set_profiles(bulk + earlier)  # answered in this order: the first pages are all one instant
-        fake.people.session_ttl_pages = 2
+        fake.add_fault("none", times=2)
+        fake.add_fault("expire_session")  # at page 2, after 20 profiles of one instant
         output = run_read(config(fake.url), streams=["profiles"])
     assert not output.errors
     assert set(ids_of(output)) == {p["$distinct_id"] for p in bulk + earlier}
