@@ -154,3 +154,27 @@ def test_given_pages_that_only_look_sorted_because_they_share_one_last_seen_when
         output = run_read(config(fake.url), streams=["profiles"])
     assert not output.errors
     assert set(ids_of(output)) == {p["$distinct_id"] for p in bulk + earlier}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_given_random_session_expiries_and_5xx_when_profiles_read_then_every_profile_is_delivered_within_a_bounded_number_of_queries(sleeps, seed):
+    import random
+
+    chance = random.Random(seed)
+    with FakeMixpanel(profiles=400, page_size=20) as fake:
+        fake.people.scrambled = seed % 2 == 0
+        for _ in range(400):  # one fault (or none) per request, in order
+            roll = chance.random()
+            if roll < 0.2:
+                fake.add_fault("expire_session")
+            elif roll < 0.3:
+                fake.add_fault("status", status=503)
+            else:
+                fake.add_fault("none")
+        output = run_read(config(fake.url), streams=["profiles"])
+        asked = queries(fake)
+    assert not output.errors
+    assert set(ids_of(output)) == all_ids(400)
+    assert len(asked) <= 60  # measured 7 to 24 over these seeds
+    cursors = [state["last_seen"] for state in stream_states(output, "profiles")]
+    assert cursors == sorted(cursors) and cursors[-1] == last_seen_of(399).isoformat() + "Z"
