@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, TextIO
+from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from .aep_client import AepClient, AepError
 
@@ -41,8 +41,9 @@ def batch_files(folder: Path) -> List[Path]:
     return files
 
 
-def upload(client: AepClient, dataset: str, folder: Path, log: TextIO = sys.stderr) -> str:
+def upload(client: AepClient, dataset: str, folder: Path, log: Optional[TextIO] = None) -> str:
     """Creates the batch, uploads every file, completes it; the batch id."""
+    log = log or sys.stderr
     files = batch_files(folder)
     answer = client.call("POST", "/foundation/import/batches", json_body={"datasetId": dataset, "inputFormat": {"format": "json"}},
                          what=f"creating a batch for dataset {dataset}")
@@ -70,9 +71,10 @@ def _opener(path: Path) -> Callable[[], Any]:
     return lambda: open(path, "rb")
 
 
-def status(client: AepClient, batch: str, wait_seconds: float = 0, poll_seconds: float = POLL_SECONDS,
+def status(client: AepClient, batch: str, wait_seconds: float = 0, poll_seconds: Optional[float] = None,
            sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> Dict[str, Any]:
-    """The batch's catalog entry, polled until its status is final or `wait_seconds` have passed (0: read once)."""
+    """The batch's catalog entry, polled every POLL_SECONDS until its status is final or `wait_seconds` have passed (0: read once)."""
+    poll_seconds = POLL_SECONDS if poll_seconds is None else poll_seconds
     deadline = clock() + wait_seconds
     while True:
         answer = client.call("GET", f"/foundation/catalog/batches/{batch}", what=f"reading the status of batch {batch}") or {}

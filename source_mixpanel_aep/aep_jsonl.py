@@ -59,7 +59,8 @@ def clear_folder(out_dir: Path, replace: bool, log: TextIO) -> None:
 
 
 def write_batch(messages: BinaryIO, out_dir: Path, max_bytes: int, *, prefix: Optional[str] = None, stream: Optional[str] = None,
-                state_out: Optional[Path] = None, replace: bool = False, log: TextIO = sys.stderr) -> int:
+                state_out: Optional[Path] = None, replace: bool = False, log: Optional[TextIO] = None) -> int:
+    log = log or sys.stderr
     try:
         clear_folder(out_dir, replace, log)
     except Refused as error:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 import urllib.parse
-from typing import Any, Dict, Iterable, List, TextIO
+from typing import Any, Dict, Iterable, List, Optional, TextIO
 
 from .aep_client import AepClient, AepError
 from .xdm import XdmSettings
@@ -41,8 +41,8 @@ DATASET_NAMES = {"events": "Mixpanel events", "profiles": "Mixpanel profiles"}
 
 
 class Setup:
-    def __init__(self, client: AepClient, settings: XdmSettings, log: TextIO = sys.stderr):
-        self.client, self.settings, self.log = client, settings, log
+    def __init__(self, client: AepClient, settings: XdmSettings, log: Optional[TextIO] = None):
+        self.client, self.settings, self.log = client, settings, log or sys.stderr
 
     def say(self, verb: str, what: str, ident: str) -> None:
         print(f"{verb} {what}: {ident}", file=self.log)
