@@ -351,7 +351,9 @@ def test_given_a_batch_aep_fails_then_upload_exits_1_with_adobes_error_rows(aep,
     assert "events-00004.jsonl line 1: a record needs _id" in err
 
 
-def test_given_an_empty_folder_then_upload_refuses_before_any_request(aep, config_file, capsys, tmp_path):
+def test_given_a_missing_folder_then_upload_refuses_before_any_request_and_an_empty_one_sends_no_batch(aep, config_file, capsys, tmp_path):
+    code, _, err = upload("ds1", tmp_path / "typo", capsys)
+    assert code == 1 and "is not a folder" in err and aep.requests == []
     (tmp_path / "empty").mkdir()
-    code, _, err = upload("ds1", tmp_path / "empty", capsys)
-    assert code == 1 and "holds no .jsonl file" in err and aep.requests == []
+    code, out, err = upload("ds1", tmp_path / "empty", capsys)
+    assert code == 0 and json.loads(out)["status"] == "nothing to upload" and aep.requests == []

@@ -6,7 +6,7 @@
     GET  /foundation/catalog/batches/<batch>             {"<batch>": {"status": "processing" | "success" | "failed", ...}}
 
 A batch takes at most 1,500 files and 100 GB; a folder beyond that is refused before anything is
-sent. A file that cannot be uploaded aborts the batch (`?action=ABORT`), so a partial batch is
+sent (a missing folder too; an empty one sends nothing and is no error: a read with nothing new). A file that cannot be uploaded aborts the batch (`?action=ABORT`), so a partial batch is
 never completed. `--wait` polls the status until it is final or the time is up (bounded).
 """
 
@@ -28,9 +28,9 @@ POLL_SECONDS = 10.0
 
 def batch_files(folder: Path) -> List[Path]:
     """The `*.jsonl` files of `folder` in name order, checked against the batch limits."""
+    if not folder.is_dir():
+        raise AepError(f"{folder} is not a folder: write the batch with `source-mixpanel-aep-xdm jsonl --out-dir {folder}` first")
     files = sorted(folder.glob("*.jsonl"))
-    if not files:
-        raise AepError(f"{folder} holds no .jsonl file: write the batch with `source-mixpanel-aep-xdm jsonl --out-dir {folder}` first")
     if len(files) > MAX_FILES:
         raise AepError(f"{folder} holds {len(files)} files; an AEP batch takes at most {MAX_FILES}: upload them in several batches")
     too_big = [path.name for path in files if path.stat().st_size > MAX_FILE_BYTES]
@@ -41,10 +41,14 @@ def batch_files(folder: Path) -> List[Path]:
     return files
 
 
-def upload(client: AepClient, dataset: str, folder: Path, log: Optional[TextIO] = None) -> str:
-    """Creates the batch, uploads every file, completes it; the batch id."""
+def upload(client: AepClient, dataset: str, folder: Path, log: Optional[TextIO] = None) -> Optional[str]:
+    """Creates the batch, uploads every file, completes it; the batch id. None for a folder without files: a read with
+    nothing new (a scheduled run) sends no batch and is no error."""
     log = log or sys.stderr
     files = batch_files(folder)
+    if not files:
+        print(f"{folder} holds no .jsonl file (the read had no new record): no batch sent", file=log)
+        return None
     answer = client.call("POST", "/foundation/import/batches", json_body={"datasetId": dataset, "inputFormat": {"format": "json"}},
                          what=f"creating a batch for dataset {dataset}")
     batch = answer.get("id") if isinstance(answer, dict) else None

@@ -120,6 +120,9 @@ def _batch(args: argparse.Namespace) -> int:
     if args.command == "upload":
         dataset = args.dataset or _dataset_of(args.ids, args.stream)
         batch = upload(client, dataset, args.dir)
+        if batch is None:
+            print(json.dumps({"batch": None, "dataset": dataset, "status": "nothing to upload"}))
+            return 0
     else:
         batch = args.batch
     summary = report(batch, status(client, batch, args.wait))
