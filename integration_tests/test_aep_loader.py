@@ -357,3 +357,24 @@ def test_given_a_missing_folder_then_upload_refuses_before_any_request_and_an_em
     (tmp_path / "empty").mkdir()
     code, out, err = upload("ds1", tmp_path / "empty", capsys)
     assert code == 0 and json.loads(out)["status"] == "nothing to upload" and aep.requests == []
+
+
+def test_given_a_read_of_events_and_profiles_then_each_stream_goes_to_its_own_dataset_and_profiles_reach_profile(aep, tmp_path):
+    env = {**os.environ, **aep.env()}
+    with FakeMixpanel(profiles=7, page_size=5) as fake:
+        fake.add_events([event(index) for index in range(3)])
+        paths = write_files(tmp_path, config=config(fake.url, **XDM), catalog=catalog_json(SyncMode.full_refresh, streams=["events", "profiles"]))
+        ids = json.loads(xdm("setup", "--config", paths["config"], env=env).stdout)
+        read = subprocess.run(connector_command("read", "--config", paths["config"], "--catalog", paths["catalog"]), cwd=REPO,
+                              capture_output=True, timeout=120)
+    assert read.returncode == 0, read.stderr[-2000:]
+    refused = xdm("jsonl", "--out-dir", str(tmp_path / "all"), stdin=read.stdout)
+    assert refused.returncode == 1 and "--stream events and --stream profiles" in refused.stderr.decode()
+    for stream, count in (("events", 3), ("profiles", 7)):
+        assert xdm("jsonl", "--stream", stream, "--out-dir", str(tmp_path / stream), stdin=read.stdout).returncode == 0
+        (tmp_path / "ids.json").write_text(json.dumps(ids))
+        done = xdm("upload", "--ids", str(tmp_path / "ids.json"), "--stream", stream, "--dir", str(tmp_path / stream), "--wait", "5", env=env)
+        assert done.returncode == 0, done.stderr
+        dataset = aep.store.datasets[ids[stream]["dataset"]]
+        assert len(dataset["rows"]) == count and len(dataset["profile_rows"]) == count
+    assert all("eventType" not in row for row in aep.store.datasets[ids["profiles"]["dataset"]]["rows"])
