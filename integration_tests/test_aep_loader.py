@@ -14,6 +14,7 @@ import os
 import random
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 from airbyte_cdk.models import SyncMode
@@ -105,6 +106,18 @@ def test_given_a_dataset_made_by_hand_without_the_profile_tags_when_setup_then_i
     assert code == 0 and again["events"]["dataset"] == ids["events"]["dataset"]
     assert aep.store.datasets[ids["events"]["dataset"]]["tags"] == {"adobe/pqs/table": ["mixpanel_events"], **PROFILE_TAGS}
     assert "enabled dataset for Profile and Identity Service" in err
+
+
+def test_given_xdm_fields_added_since_the_first_setup_then_setup_adds_just_those_to_the_field_group_it_finds(aep, config_file, capsys):
+    _, ids, _ = setup(config_file, capsys, "--streams", "events")
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "xdm_fields": {"$browser": "string", "plan": "string"}}))
+    code, again, err = setup(config_file, capsys, "--streams", "events")
+    assert code == 0 and again == ids
+    tenant = aep.store.field_groups[ids["events"]["field_group"]]["definitions"]["mixpanelEvent"]["properties"]["_acme"]["properties"]
+    assert {"browser", "plan", "distinct_id", "properties"} <= set(tenant)
+    assert "extended field group: Mixpanel events (_acme) += browser, plan" in err
+    assert [call for call in posts(aep) if call.startswith("PATCH /foundation/schemaregistry/tenant/fieldgroups")] == [
+        f"PATCH /foundation/schemaregistry/tenant/fieldgroups/{urllib.parse.quote(ids['events']['field_group'], safe='')}"]
 
 
 def test_given_listings_of_many_pages_when_setup_runs_again_then_it_still_finds_what_exists(aep, config_file, capsys):

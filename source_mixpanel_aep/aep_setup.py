@@ -3,7 +3,8 @@
 In order, from the same payloads `schema` prints (`xdm_payloads`, `xdm_profile_payloads`):
 
     GET/POST  /core/idnamespace/identities                           the custom identity namespaces (by code)
-    GET/POST  /foundation/schemaregistry/tenant/fieldgroups          the field group (by title)
+    GET/POST  /foundation/schemaregistry/tenant/fieldgroups          the field group (by title); one found gets the
+              fields it lacks (GET/PATCH .../fieldgroups/<id>: xdm_fields added since)
     GET/POST  /foundation/schemaregistry/tenant/schemas              the schema, with the field group's $id (by title)
     GET/POST  /foundation/schemaregistry/tenant/descriptors          the primary identity descriptor (by schema and field)
     GET/PATCH /foundation/schemaregistry/tenant/schemas/<id>         the `union` tag: the schema is enabled for Profile
@@ -78,6 +79,7 @@ class Setup:
             group, schema, descriptor = parts["profile_field_group"], parts["profile_schema"], parts["profile_identity_descriptor"]
             group_ref = PROFILE_FIELD_GROUP_ID
         group_id = self.find_or_create(f"{REGISTRY}/fieldgroups", "field group", group)
+        self.extend(group_id, group)
         schema = {**schema, "allOf": [{"$ref": group_id} if ref.get("$ref") == group_ref else ref for ref in schema["allOf"]]}
         schema_id = self.find_or_create(f"{REGISTRY}/schemas", "schema", schema)
         ids: Dict[str, Any] = {"field_group": group_id, "schema": schema_id}
@@ -97,6 +99,25 @@ class Setup:
         ident = _required(answer, "$id", f"creating {what} {title!r}")
         self.say("created", what, f"{title} = {ident}")
         return ident
+
+    def extend(self, group_id: str, payload: Dict[str, Any]) -> None:
+        """A field group found by title gets the fields it lacks (xdm_fields added since): XDM field groups may only grow."""
+        [(definition, body)] = payload["definitions"].items()
+        tenant = self.settings.tenant_key
+        path = f"{REGISTRY}/fieldgroups/{urllib.parse.quote(group_id, safe='')}"
+        found = self.client.call("GET", path, headers={"Accept": SCHEMA_ACCEPT}, what=f"reading field group {payload['title']!r}") or {}
+        existing = (((found.get("definitions") or {}).get(definition) or {}).get("properties") or {}).get(tenant)
+        if not isinstance(existing, dict):
+            raise AepError(f"field group {payload['title']!r} ({group_id}) has no {tenant} object under definitions/{definition}: "
+                           "it was not made by this connector; rename or delete it in AEP")
+        wanted = body["properties"][tenant]["properties"]
+        missing = [name for name in wanted if name not in (existing.get("properties") or {})]
+        if not missing:
+            return
+        self.client.call("PATCH", path, json_body=[{"op": "add", "path": f"/definitions/{definition}/properties/{tenant}/properties/{name}",
+                                                    "value": wanted[name]} for name in missing],
+                         what=f"adding {', '.join(missing)} to field group {payload['title']!r}")
+        self.say("extended", "field group", f"{payload['title']} += {', '.join(missing)}")
 
     def listing(self, path: str, what: str) -> List[Dict[str, Any]]:
         items: List[Dict[str, Any]] = []

@@ -90,6 +90,9 @@ class Handler(BaseHTTPRequestHandler):
         for kind, items, create in (("fieldgroups", store.field_groups, store.create_field_group), ("schemas", store.schemas, store.create_schema)):
             if path == REGISTRY + kind:
                 return (200, self._page(items, params)) if method == "GET" else (201, create(payload))
+        if path.startswith(REGISTRY + "fieldgroups/"):
+            ident = urllib.parse.unquote(path[len(REGISTRY + "fieldgroups/"):])
+            return (200, store.field_group(ident)) if method == "GET" else (200, store.patch_field_group(ident, payload))
         if path.startswith(REGISTRY + "schemas/"):
             ident = urllib.parse.unquote(path[len(REGISTRY + "schemas/"):])
             return (200, store.schema(ident)) if method == "GET" else (200, store.patch_schema(ident, payload))

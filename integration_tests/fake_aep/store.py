@@ -2,7 +2,8 @@
 
 Each rule here is one AEP applies (Adobe's Schema Registry, Catalog, Identity and Batch Ingestion
 API docs), so a loader that would fail against a real sandbox fails here too:
-  * a field group or schema title is unique in the sandbox (a second POST is 409);
+  * a field group or schema title is unique in the sandbox (a second POST is 409); a field group
+    only grows (PATCH `add` of a field it does not have);
   * a schema's `allOf` references must exist (a `{{FIELD_GROUP_ID}}` placeholder or `null` is 400);
   * a descriptor's schema and namespace must exist;
   * a dataset's schema must exist; a batch's dataset must exist; files go only into a `loading` batch;
@@ -76,6 +77,24 @@ class Store:
         ident = f"https://ns.adobe.com/{self.tenant}/mixins/{self._next()}"
         self.field_groups[ident] = {**body, "$id": ident, "version": "1.0"}
         return self.field_groups[ident]
+
+    def field_group(self, ident: str) -> Dict[str, Any]:
+        if ident not in self.field_groups:
+            raise not_found(f"Field group {ident} not found")
+        return self.field_groups[ident]
+
+    def patch_field_group(self, ident: str, operations: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """Only `add` of a field that is not there: a field group used by a schema may grow, never change or shrink."""
+        group = self.field_group(ident)
+        for operation in operations:
+            *parents, name = str(operation.get("path", "")).strip("/").split("/")
+            node: Any = group
+            for key in parents:
+                node = node.get(key) if isinstance(node, dict) else None
+            if operation.get("op") != "add" or not isinstance(node, dict) or name in node:
+                raise bad_request(f"a field group only grows: cannot {operation.get('op')} {operation.get('path')}")
+            node[name] = operation.get("value")
+        return group
 
     def create_schema(self, body: Dict[str, Any]) -> Dict[str, Any]:
         self._unique_title(self.schemas, body, "schema")
