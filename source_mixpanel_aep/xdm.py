@@ -18,7 +18,9 @@ XDM rules kept here (Adobe's Schema Registry and ingestion docs):
 - integers within XDM's long range, ±(2^53 - 1); one outside it goes to `properties` as its text;
 - a map's values are all strings: numbers, booleans, lists and objects become compact JSON text
   (`107`, `true`, `["a","b"]`);
-- field names: ASCII letters, digits, `_` and `-`, not starting with `_` (see `field_name`).
+- field names: ASCII letters, digits, `_` and `-`, not starting with `_` (see `field_name`);
+- AEP's identity guardrails (`usable_identity`): an id Identity Service blocks is no identity, and a
+  blocked distinct_id leaves `_<tenant>.distinct_id` (the primary identity's field) for `properties`.
 """
 
 from __future__ import annotations

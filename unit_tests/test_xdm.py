@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from source_mixpanel_aep.mapping import PROMOTED, to_record
-from source_mixpanel_aep.xdm import AEP_FIELDS, DEFAULT_NAMESPACES, XdmSettings, field_name, promoted_fields, record_builder
+from source_mixpanel_aep.xdm import AEP_FIELDS, DEFAULT_NAMESPACES, XdmSettings, add_identity, field_name, promoted_fields, record_builder
 from source_mixpanel_aep.xdm_payloads import field_group
 from unit_tests.xdm_validator import XdmValidator
 
@@ -320,3 +320,11 @@ def test_given_device_or_user_ids_aep_blocks_then_they_stay_in_properties_only(p
     for key in ("$device_id", "$user_id"):
         if key in properties:
             assert tenant(record)["properties"][key] == properties[key]
+
+
+def test_given_a_record_with_20_identities_then_a_21st_is_refused_and_the_caller_is_told():
+    identity_map = {"X": [item(f"id-{index}") for index in range(20)]}
+    assert add_identity(identity_map, "Y", "one-more", "ambiguous", False) is False
+    assert "Y" not in identity_map and sum(map(len, identity_map.values())) == 20
+    assert add_identity({}, "Y", "null", "ambiguous", False) is False
+    assert add_identity({}, "Y", "ok-id", "ambiguous", False) is True
