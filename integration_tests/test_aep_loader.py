@@ -391,3 +391,24 @@ def test_given_a_read_of_events_and_profiles_then_each_stream_goes_to_its_own_da
         dataset = aep.store.datasets[ids[stream]["dataset"]]
         assert len(dataset["rows"]) == count and len(dataset["profile_rows"]) == count
     assert all("eventType" not in row for row in aep.store.datasets[ids["profiles"]["dataset"]]["rows"])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_given_random_outages_during_upload_then_the_batch_is_whole_or_aborted_never_a_completed_part(aep, batch_dir, capsys, seed):
+    chooser = random.Random(seed)
+    for _ in range(6):
+        aep.add_fault(chooser.choice([429, 500, 503]), method=chooser.choice(["PUT", "POST", "GET"]),
+                      path=chooser.choice(["events-0000", "import/batches", "catalog/batches", None]), times=chooser.randint(1, 4),
+                      drop=chooser.random() < 0.2)
+    code, out, err = upload(*batch_dir, capsys)
+    rows = aep.store.datasets[batch_dir[0]]["rows"]
+    statuses = [batch["status"] for batch in aep.store.batches.values()]
+    if code == 0:
+        assert json.loads(out)["status"] in ("success", "processing") and sorted(row["_id"] for row in rows) == ["e0", "e1", "e2"]
+    else:
+        [line] = [line for line in err.splitlines() if line.startswith("AEP: ")]
+        assert "Traceback" not in err
+        assert rows == [] or sorted(row["_id"] for row in rows) == ["e0", "e1", "e2"]  # completed whole, then a status read failed
+    completed = [batch for batch in aep.store.batches.values() if batch["status"] not in ("aborted", "loading")]
+    assert all(len(batch["files"]) == 3 for batch in completed), statuses
+    assert len(completed) <= 1
