@@ -412,3 +412,13 @@ def test_given_random_outages_during_upload_then_the_batch_is_whole_or_aborted_n
     completed = [batch for batch in aep.store.batches.values() if batch["status"] not in ("aborted", "loading")]
     assert all(len(batch["files"]) == 3 for batch in completed), statuses
     assert len(completed) <= 1
+
+
+def test_given_a_batch_still_processing_when_the_wait_ends_then_upload_exits_3_so_the_state_is_not_kept_and_status_asks_again(aep, batch_dir, capsys):
+    aep.store.processing_polls = 1000
+    code, out, err = upload(*batch_dir, capsys, "--wait", "0.05")
+    assert code == 3 and json.loads(out)["status"] == "processing" and "is still processing" in err
+    batch = json.loads(out)["batch"]
+    aep.store.processing_polls = 0
+    assert xdm_command.main(["status", "--batch", batch]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "success"

@@ -32,7 +32,7 @@ from typing import List, Optional
 
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .aep_batch import report, status, upload
+from .aep_batch import FINAL, report, status, upload
 from .aep_client import DEFAULT_BASE_URL, AepClient, AepError, AepSettings
 from .aep_jsonl import write_batch
 from .aep_setup import STREAMS, Setup
@@ -72,7 +72,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         verb.add_argument("--base-url", help=f"AEP's API root (default $AEP_BASE_URL or {DEFAULT_BASE_URL})")
         verb.add_argument("--sandbox", help="the sandbox name (default $AEP_SANDBOX)")
     for verb in (upload, status):
-        verb.add_argument("--wait", type=float, default=0, help="seconds to wait for the batch to end (success or failed); default 0: report it once")
+        verb.add_argument("--wait", type=float, default=0, help="seconds to wait for the batch to end (success or failed); default 0: "
+                          "report it once. Exit 0 only for success (or, without --wait, a batch still processing), 1 failed, 3 still processing")
     args = parser.parse_args(argv)
     if args.command == "jsonl":
         return write_batch(sys.stdin.buffer, args.out_dir, int(args.max_file_mb * 1_000_000), prefix=args.prefix, stream=args.stream,
@@ -127,9 +128,13 @@ def _batch(args: argparse.Namespace) -> int:
         batch = args.batch
     summary = report(batch, status(client, batch, args.wait))
     print(json.dumps(summary))
-    if summary["status"] in ("failed", "failed_final", "aborted", "abandoned"):
+    if summary["status"] != "success" and summary["status"] in FINAL:
         print(f"AEP: batch {batch} {summary['status']}: {'; '.join(summary.get('errors') or ['no error text'])}", file=sys.stderr)
         return 1
+    if args.wait and summary["status"] != "success":  # waited, and AEP is not done: the caller must not treat it as loaded
+        print(f"AEP: batch {batch} is still {summary['status']} after {args.wait:g} s: "
+              f"ask again with `source-mixpanel-aep-xdm status --batch {batch} --wait 600`", file=sys.stderr)
+        return 3
     return 0
 
 
