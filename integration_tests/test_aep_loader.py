@@ -422,3 +422,12 @@ def test_given_a_batch_still_processing_when_the_wait_ends_then_upload_exits_3_s
     aep.store.processing_polls = 0
     assert xdm_command.main(["status", "--batch", batch]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "success"
+
+
+def test_given_an_identity_descriptor_in_another_namespace_then_setup_fails_naming_both_and_creates_no_second_one(aep, config_file, capsys):
+    setup(config_file, capsys, "--streams", "events")
+    [descriptor] = aep.store.descriptors.values()
+    descriptor["xdm:namespace"] = "Email"
+    code, _, err = setup(config_file, capsys, "--streams", "events")
+    assert code == 1 and "exists with namespace 'Email', the config says 'MixpanelDistinctId'" in err
+    assert len(aep.store.descriptors) == 1
