@@ -122,7 +122,7 @@ def _batch(args: argparse.Namespace) -> int:
         dataset = args.dataset or _dataset_of(args.ids, args.stream)
         batch = upload(client, dataset, args.dir)
         if batch is None:
-            print(json.dumps({"batch": None, "dataset": dataset, "status": "nothing to upload"}))
+            print(json.dumps({"dataset": dataset, "status": "nothing to upload"}))
             return 0
     else:
         batch = args.batch
