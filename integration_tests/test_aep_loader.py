@@ -431,3 +431,23 @@ def test_given_an_identity_descriptor_in_another_namespace_then_setup_fails_nami
     code, _, err = setup(config_file, capsys, "--streams", "events")
     assert code == 1 and "exists with namespace 'Email', the config says 'MixpanelDistinctId'" in err
     assert len(aep.store.descriptors) == 1
+
+
+def test_given_profiles_whose_distinct_id_aep_blocks_then_they_land_in_the_dataset_not_in_profile_and_jsonl_counts_them(aep, tmp_path):
+    env = {**os.environ, **aep.env()}
+    with FakeMixpanel() as fake:
+        fake.set_profiles([{"$distinct_id": distinct_id, "$properties": {"$email": f"p{index}@example.com", "$last_seen": "2024-05-01T00:00:00"}}
+                           for index, distinct_id in enumerate(["p-0", "null", "Anonymous", "p-3"])])
+        paths = write_files(tmp_path, config=config(fake.url, **XDM), catalog=catalog_json(SyncMode.full_refresh, streams=["profiles"]))
+        ids = json.loads(xdm("setup", "--config", paths["config"], "--streams", "profiles", env=env).stdout)
+        read = subprocess.run(connector_command("read", "--config", paths["config"], "--catalog", paths["catalog"]), cwd=REPO,
+                              capture_output=True, timeout=120)
+    assert read.returncode == 0, read.stderr[-2000:]
+    done = xdm("jsonl", "--stream", "profiles", "--out-dir", str(tmp_path / "p"), stdin=read.stdout)
+    assert done.returncode == 0 and "WARN: 2 record(s) have no _acme.distinct_id AEP's Identity Service takes" in done.stderr.decode()
+    assert xdm("upload", "--dataset", ids["profiles"]["dataset"], "--dir", str(tmp_path / "p"), env=env).returncode == 0
+    dataset = aep.store.datasets[ids["profiles"]["dataset"]]
+    assert len(dataset["rows"]) == 4
+    assert sorted(row["_acme"]["distinct_id"] for row in dataset["profile_rows"]) == ["p-0", "p-3"]
+    blocked = [row for row in dataset["rows"] if row["_acme"]["distinct_id"] in ("null", "Anonymous")]
+    assert all(list(row["identityMap"]) == ["Email"] for row in blocked)  # no blocked id in identityMap; the email still is one

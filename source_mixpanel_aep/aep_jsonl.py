@@ -26,6 +26,8 @@ from typing import Any, BinaryIO, Dict, List, Optional, TextIO, Tuple
 
 import orjson
 
+from .xdm import usable_identity
+
 
 class Refused(Exception):
     """Input AEP would refuse: nothing of it is kept."""
@@ -98,7 +100,8 @@ def write_batch(messages: BinaryIO, out_dir: Path, max_bytes: int, *, prefix: Op
                     raise Refused(f"the {name!r} records are flat, not XDM (no _<tenant> object): an AEP dataset on the XDM schema refuses "
                                   "them. Set \"output_format\": \"xdm\" in the config and read again (cohorts and cohort_members are always "
                                   "flat: leave them out of the catalog)")
-            if "distinct_id" not in (data.get(tenant_key) or {}):
+            primary = (data.get(tenant_key) or {}).get("distinct_id")
+            if not (type(primary) is str and usable_identity(primary)):  # a profile keeps a blocked one: it is the stream's key
                 unidentified += 1
             record = _compact(data) + b"\n"
             if current is None or (files[-1][2] and files[-1][2] + len(record) > max_bytes):
@@ -124,9 +127,9 @@ def write_batch(messages: BinaryIO, out_dir: Path, max_bytes: int, *, prefix: Op
     if not files:
         print(f"no record{' of ' + stream if stream else ''} in the read: no file written", file=log)
     if unidentified:
-        print(f"WARN: {unidentified} record(s) have no {tenant_key}.distinct_id (the event had none, or one AEP's Identity Service "
-              "blocks): the schema's primary identity. AEP keeps them in the dataset; Real-Time Customer Profile and Identity Service "
-              "skip them", file=log)
+        print(f"WARN: {unidentified} record(s) have no {tenant_key}.distinct_id AEP's Identity Service takes (none in the event, or "
+              "a blocked one: empty, null, anonymous, invalid, over 1,024 characters): the schema's primary identity. AEP keeps them in "
+              "the dataset; Real-Time Customer Profile and Identity Service skip them", file=log)
     _keep_state(states, state_out, log)
     if errors:
         print(f"The read failed, these files hold only part of it: {errors[-1]}", file=log)

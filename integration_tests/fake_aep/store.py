@@ -11,7 +11,8 @@ API docs), so a loader that would fail against a real sandbox fails here too:
     ExperienceEvent schema, `timestamp`) fails the batch (no partial ingestion), else every record
     lands in the dataset (`rows`). Of those, Real-Time Customer Profile takes only records of a
     Profile-enabled dataset (the `unifiedProfile` tag) on a `union` schema that carry the primary
-    identity (the descriptor's field, e.g. `_acme.distinct_id`, with a value): `profile_rows`.
+    identity (the descriptor's field, e.g. `_acme.distinct_id`, with a value Identity Service takes:
+    not "", "null", "anonymous", "invalid", at most 1,024 characters): `profile_rows`.
     The others are in the data lake only (Adobe: a record without its primary identity is not
     ingested into Profile).
 """
@@ -219,7 +220,7 @@ class Store:
             dataset["rows"].extend(records)
             identity = self._primary_identity(schema)
             if identity and self.profile_enabled(dataset) and "union" in schema["meta:immutableTags"]:
-                dataset["profile_rows"].extend(record for record in records if _value_at(record, identity))
+                dataset["profile_rows"].extend(record for record in records if _identity_service_takes(_value_at(record, identity)))
 
     def _primary_identity(self, schema: Dict[str, Any]) -> Optional[Tuple[str, ...]]:
         for descriptor in self.descriptors.values():
@@ -250,6 +251,11 @@ def _check_line(line: str, schema: Dict[str, Any]) -> Tuple[Optional[str], Any]:
     if schema.get("meta:class") == EXPERIENCE_EVENT and not record.get("timestamp"):
         return "an ExperienceEvent needs timestamp", None
     return None, record
+
+
+def _identity_service_takes(value: Any) -> bool:
+    """Identity Service's guardrails, written out here (not borrowed from the connector): blocked values and over-long ids are refused."""
+    return isinstance(value, str) and value.strip().lower() not in ("", "null", "anonymous", "invalid") and len(value) <= 1024
 
 
 def _value_at(record: Dict[str, Any], path: Tuple[str, ...]) -> Any:
