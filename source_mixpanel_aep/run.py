@@ -10,7 +10,9 @@ the same code, byte for byte.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import io
 import logging
 import sys
 import tempfile
@@ -25,12 +27,15 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from . import cdk_private
 from .config import parse_config
-from .logs import quiet_cdk_startup
-from .output import ProtocolWriter, record_line
+from .logs import quiet_cdk_startup, quiet_request_failures
+from .output import ProtocolWriter, ReaderGone, record_line
 from .source import SourceMixpanelAep
 from .sync import queued_messages
 
 RECORD, STATE = Type.RECORD, Type.STATE  # looked at per message: on Python 3.11 `Type.X` runs EnumType.__getattr__
+COMMAND = "source-mixpanel-aep"
+VERSION = "1.0.0"  # kept equal to setup.py's, metadata.yaml's and the image label's by unit_tests/test_metadata.py
+READER_GONE_EXIT = 141  # what a shell reports for a process ended by SIGPIPE (128 + 13): the reader of stdout went away
 
 
 class SourceEntrypoint(AirbyteEntrypoint):
@@ -102,18 +107,55 @@ def final_trace(error: Exception) -> AirbyteTracedException:
 
 
 def launch(args: List[str], stdout: Optional[BinaryIO] = None) -> int:
-    """Run one command (spec, check, discover, read) and return its exit code."""
+    """Run one command (spec, check, discover, read) and return its exit code.
+
+    `--version` prints the version; no verb prints the usage on stderr (exit 2, as argparse does for
+    a wrong one). A reader that closes stdout (`read ... | head -1`) ends the command quietly with
+    READER_GONE_EXIT: nothing more can be delivered, and nothing is said about it on stderr.
+    """
+    out = stdout if stdout is not None else sys.stdout.buffer
+    if args[:1] in (["--version"], ["-V"]):
+        out.write(f"{COMMAND} {VERSION}\n".encode())
+        out.flush()
+        return 0
     quiet_cdk_startup()
-    writer = ProtocolWriter(stdout if stdout is not None else sys.stdout.buffer)
+    writer = ProtocolWriter(out)
     with writer.owning_stdout():
         entrypoint = SourceEntrypoint(SourceMixpanelAep())
+        quiet_request_failures(logging.getLogger().handlers)
+        if not args:
+            print(usage(entrypoint), file=sys.stderr)
+            return 2
+        lines = entrypoint.run(entrypoint.parse_args(args))
         try:
-            for line in entrypoint.run(entrypoint.parse_args(args)):
+            for line in lines:
                 writer.line(line)
+        except ReaderGone:
+            _close(lines)
+            return READER_GONE_EXIT
         except Exception as error:  # noqa: BLE001 - every failure ends as one TRACE, never a traceback on stdout
-            writer.line(AirbyteEntrypoint.airbyte_message_to_string(final_trace(error).as_sanitized_airbyte_message()))
+            try:
+                writer.line(AirbyteEntrypoint.airbyte_message_to_string(final_trace(error).as_sanitized_airbyte_message()))
+            except ReaderGone:
+                return READER_GONE_EXIT
             return 1
     return 0
+
+
+def usage(entrypoint: AirbyteEntrypoint) -> str:
+    """The CDK's own --help text (its verbs and their arguments), and how to ask for the version."""
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
+        entrypoint.parse_args(["--help"])
+    return f"{COMMAND}: a verb is needed (spec, check, discover or read).\n{text.getvalue().rstrip()}\n  --version   print {COMMAND}'s version and exit"
+
+
+def _close(lines: Iterator[Any]) -> None:
+    """End the command's generator (its temporary folder goes): the messages it still had for stdout have nowhere to go."""
+    try:
+        lines.close()
+    except RuntimeError:  # it yielded its queued messages on the way out ("generator ignored GeneratorExit")
+        pass
 
 
 def run(argv: Optional[List[str]] = None) -> None:

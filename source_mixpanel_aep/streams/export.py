@@ -50,6 +50,7 @@ from .http import (
     export_client,
     is_future_day_refusal,
     last_failure,
+    retries_ran_out,
 )
 from .messages import Progress, Undelivered, WindowLosses
 from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_windows, window_days
@@ -329,7 +330,7 @@ class ExportStream(Stream, CheckpointMixin):
         except AirbyteTracedException as error:  # the HttpClient's retries are used up, or the error table said stop
             if checking:
                 raise self._check_failed(error) from None
-            if error.failure_type == FailureType.config_error:
+            if error.failure_type == FailureType.config_error or not retries_ran_out(error):  # the error table's own words say what happened
                 raise
             raise self._requests_failed(window, error) from None
         if response.status_code != 200:  # ignored by the error table: a to_date Mixpanel refused
