@@ -14,6 +14,7 @@ import contextlib
 import gc
 import io
 import logging
+import re
 import sys
 import tempfile
 from collections import Counter
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO, Iterable, Iterator, List, Mapping, Optional, U
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import is_platform_debug_log_enabled
-from airbyte_cdk.models import AirbyteStateStats, ConnectorSpecification, FailureType, Type
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateStats, ConnectorSpecification, FailureType, Type
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -106,6 +107,14 @@ def final_trace(error: Exception) -> AirbyteTracedException:
     return error
 
 
+def final_message(error: Exception) -> AirbyteMessage:
+    """final_trace as the message written; a config_error's has no `stack_trace` at all (the CDK would put the exception's line there)."""
+    message = final_trace(error).as_sanitized_airbyte_message()
+    if message.trace is not None and message.trace.error is not None and message.trace.error.failure_type == FailureType.config_error:
+        message.trace.error.stack_trace = None
+    return message
+
+
 def launch(args: List[str], stdout: Optional[BinaryIO] = None) -> int:
     """Run one command (spec, check, discover, read) and return its exit code.
 
@@ -135,7 +144,7 @@ def launch(args: List[str], stdout: Optional[BinaryIO] = None) -> int:
             return READER_GONE_EXIT
         except Exception as error:  # noqa: BLE001 - every failure ends as one TRACE, never a traceback on stdout
             try:
-                writer.line(AirbyteEntrypoint.airbyte_message_to_string(final_trace(error).as_sanitized_airbyte_message()))
+                writer.line(AirbyteEntrypoint.airbyte_message_to_string(final_message(error)))
             except ReaderGone:
                 return READER_GONE_EXIT
             return 1
@@ -147,7 +156,8 @@ def usage(entrypoint: AirbyteEntrypoint) -> str:
     text = io.StringIO()
     with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
         entrypoint.parse_args(["--help"])
-    return f"{COMMAND}: a verb is needed (spec, check, discover or read).\n{text.getvalue().rstrip()}\n  --version   print {COMMAND}'s version and exit"
+    helped = re.sub(r"^usage: \S+", f"usage: {COMMAND}", text.getvalue().rstrip())  # argparse names the program after sys.argv[0]
+    return f"{COMMAND}: a verb is needed (spec, check, discover or read).\n{helped}\n  --version   print {COMMAND}'s version and exit"
 
 
 def _close(lines: Iterator[Any]) -> None:

@@ -23,7 +23,7 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .catalog_file import read_catalog_file
-from .config import SPEC, parse_config, read_config_file, unknown_keys
+from .config import SPEC, config_warnings, parse_config, read_config_file
 from .state import read_state_file, state_file_error
 from .streams import ExportStream
 from .streams.cohorts import CohortMembersStream, CohortsStream
@@ -59,7 +59,7 @@ class SourceMixpanelAep(AbstractSource):
         return ConnectorSpecification(**SPEC)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """A connection that works SUCCEEDs even with unknown config keys: they are WARNed and repeated in the status message."""
+        """A connection that works SUCCEEDs even with unknown config keys or unused XDM settings: they are WARNed and repeated in the status message."""
         warnings = _warn_unknown_keys(logger, config)
         ok, message = self.check_connection(logger, config)
         if ok and warnings:
@@ -94,7 +94,8 @@ class SourceMixpanelAep(AbstractSource):
 
 
 def _warn_unknown_keys(logger: logging.Logger, config: Mapping[str, Any]) -> List[str]:
-    warnings = unknown_keys(config)
+    """Unknown keys, XDM settings without output_format xdm, a retiring project secret (config.config_warnings): WARNed."""
+    warnings = config_warnings(config)
     for warning in warnings:
         logger.warning(warning)
     return warnings

@@ -187,3 +187,25 @@ def test_the_cdk_ci_and_the_image_install_is_the_one_pinned_in_constraints_and_w
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "constraints.txt" in dockerfile.split("COPY setup.py", 1)[1].splitlines()[0] and "-c constraints.txt" in dockerfile
     assert "!constraints.txt" in (ROOT / ".dockerignore").read_text().splitlines()
+
+
+# --- the version everywhere it is said (issue 21) ---------------------------------------------------
+
+
+def test_version_is_a_major_one_and_the_command_and_readme_image_tag_say_it():
+    from source_mixpanel_aep.run import VERSION
+
+    version = setup_version()
+    assert int(version.split(".")[0]) >= 1  # `_id` and the state shape changed after 0.1.0: a breaking release
+    assert VERSION == version  # what `source-mixpanel-aep --version` prints
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert set(re.findall(r"source-mixpanel-aep:(\d+\.\d+\.\d+)", readme)) == {version}
+    assert f"| Docker image tag | `{version}` |" in readme
+    assert re.search(rf"^## {re.escape(version)}\b", (ROOT / "CHANGELOG.md").read_text(encoding="utf-8"), re.M)
+
+
+def test_discovered_id_description_says_what_id_is():
+    events = next(stream for stream in SourceMixpanelAep().streams({"credentials": {"auth_type": "oauth_token", "access_token": "t"}}) if stream.name == "events")
+    description = events.get_json_schema()["properties"]["_id"]["description"]
+    assert "digest" in description and "distinct_id" in description and "$insert_id" in description
+    assert "$insert_id, or a hash" not in description
