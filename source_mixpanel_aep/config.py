@@ -355,7 +355,8 @@ class _Checks:
         try:
             return check(*args)
         except AirbyteTracedException as error:
-            self.errors.append(error)
+            if all(error.message != said.message for said in self.errors):  # query_host checks base_url again when it stands for both
+                self.errors.append(error)
         except Exception:  # noqa: BLE001 - a value of a type the checks don't expect: the schema check names it
             self.unexpected = True
         return default

@@ -122,13 +122,12 @@ def launch(args: List[str], stdout: Optional[BinaryIO] = None) -> int:
     a wrong one). A reader that closes stdout (`read ... | head -1`) ends the command quietly with
     READER_GONE_EXIT: nothing more can be delivered, and nothing is said about it on stderr.
     """
-    out = stdout if stdout is not None else sys.stdout.buffer
+    writer = ProtocolWriter(stdout if stdout is not None else sys.stdout.buffer)
     if args[:1] in (["--version"], ["-V"]):
-        out.write(f"{COMMAND} {VERSION}\n".encode())
-        out.flush()
-        return 0
+        writer.write(f"{COMMAND} {VERSION}\n")
+        writer.flush()
+        return READER_GONE_EXIT if writer.reader_gone else 0
     quiet_cdk_startup()
-    writer = ProtocolWriter(out)
     with writer.owning_stdout():
         entrypoint = SourceEntrypoint(SourceMixpanelAep())
         quiet_request_failures(logging.getLogger().handlers)
