@@ -23,7 +23,8 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .catalog_file import read_catalog_file
-from .config import SPEC, config_warnings, parse_config, read_config_file
+from .config import SPEC, parse_config, read_config_file
+from .config_warnings import config_warnings
 from .state import read_state_file, state_file_error
 from .streams import ExportStream
 from .streams.cohorts import CohortMembersStream, CohortsStream
