@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import random
 import re
 import subprocess
 from pathlib import Path
@@ -167,14 +168,24 @@ class ClosesAfter(io.BytesIO):
         return super().write(data)
 
 
-def test_given_a_reader_that_closes_stdout_when_read_then_exit_141_and_nothing_on_stderr(capsys, tmp_path):
+def read_writing_to(stdout, tmp_path, fake):
+    paths = write_files(tmp_path, config=config(fake.url, start_date=str(TODAY - dt.timedelta(days=1))), catalog=catalog_json())
+    return launch(["read", "--config", paths["config"], "--catalog", paths["catalog"]], stdout=stdout)
+
+
+@pytest.mark.parametrize("close_at", ["first", "second", "last", *[f"random-{seed}" for seed in range(4)]])
+def test_given_a_reader_that_closes_stdout_at_any_write_when_read_then_exit_141_and_nothing_on_stderr(capsys, tmp_path, close_at):
     with FakeMixpanel(events_per_day=500, days=days_back(2)) as fake:
-        paths = write_files(tmp_path, config=config(fake.url, start_date=str(TODAY - dt.timedelta(days=1))), catalog=catalog_json())
-        stdout = ClosesAfter(writes=2)
+        everything = ClosesAfter(writes=10_000)
+        assert read_writing_to(everything, tmp_path, fake) == 0
+        writes = 10_000 - everything.left  # record batches of 100, log lines, states, statuses
+        named = {"first": 0, "second": 1, "last": writes - 1}
+        fails_at = named[close_at] if close_at in named else random.Random(close_at).randrange(2, writes - 1)
+        capsys.readouterr()
 
-        code = launch(["read", "--config", paths["config"], "--catalog", paths["catalog"]], stdout=stdout)
+        code = read_writing_to(ClosesAfter(writes=fails_at), tmp_path, fake)
 
-    assert code == READER_GONE_EXIT
+    assert code == READER_GONE_EXIT, (fails_at, writes)
     assert capsys.readouterr().err == ""  # no "--- Logging error ---" block, no traceback
 
 

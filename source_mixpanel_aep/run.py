@@ -147,7 +147,7 @@ def launch(args: List[str], stdout: Optional[BinaryIO] = None) -> int:
             except ReaderGone:
                 return READER_GONE_EXIT
             return 1
-    return 0
+    return READER_GONE_EXIT if writer.reader_gone else 0  # the last lines, flushed on the way out, may be the ones the reader missed
 
 
 def usage(entrypoint: AirbyteEntrypoint) -> str:
