@@ -7,6 +7,7 @@ to paste between `<!-- section: config -->` markers when the spec changes.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -209,3 +210,15 @@ def test_discovered_id_description_says_what_id_is():
     description = schema["properties"]["_id"]["description"]
     assert "digest" in description and "distinct_id" in description and "$insert_id" in description
     assert "$insert_id, or a hash" not in description
+
+
+def test_a_major_version_declares_its_breaking_change_in_the_shape_airbytes_registry_reads():
+    version = setup_version()
+    change = DATA["releases"]["breakingChanges"][version]  # the registry warns users of a major upgrade from this entry
+    assert set(change) <= {"upgradeDeadline", "message", "migrationDocumentationUrl", "scopedImpact"}
+    assert change["message"].strip() and "_id" in change["message"]
+    dt.date.fromisoformat(change["upgradeDeadline"])
+    assert urlsplit(change["migrationDocumentationUrl"]).scheme == "https"
+    streams = {path.stem for path in (ROOT / "source_mixpanel_aep" / "schemas").glob("*.json")}  # one schema per stream
+    for scope in change["scopedImpact"]:
+        assert scope["scopeType"] == "stream" and set(scope["impactedScopes"]) <= streams
