@@ -3,8 +3,9 @@
 The CDK's entrypoint, with two changes (SourceEntrypoint), writing through output.ProtocolWriter
 (logs and messages in order, records in batches), and ending any failure the way Airbyte expects:
 one error TRACE with the failure type the error carries (the user's, an outage, or ours) and exit
-code 1, never a bare Python traceback. Tests call `launch` in-process with a buffer for stdout:
-the same code, byte for byte.
+code 1, never a bare Python traceback. Exit codes: 0 done, 1 failed (the last line says why), 2 no
+verb or a wrong one (usage on stderr), 141 stdout closed by its reader. Tests call `launch`
+in-process with a buffer for stdout: the same code, byte for byte.
 """
 
 from __future__ import annotations
