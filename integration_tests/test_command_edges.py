@@ -31,6 +31,7 @@ from integration_tests.builders import (
     config,
     connector_command,
     days_back,
+    infos,
     run_check,
     run_discover,
     run_entrypoint,
@@ -75,6 +76,21 @@ def test_given_a_wrong_secret_when_read_of_three_streams_then_one_config_error_a
     assert_one_config_error_without_traceback(output, "did not accept the credentials")
     assert [request.status for request in fake.requests] == [401]  # profiles and cohorts were not tried with the same secret
     assert [message.trace.stream_status.stream_descriptor.name for message in output.trace_messages if message.trace.stream_status] == ["events", "events"]
+
+
+def test_given_a_secret_revoked_after_the_events_when_read_then_the_events_and_their_state_are_kept_and_cohorts_not_tried():
+    with FakeMixpanel(events_per_day=5, days=days_back(1), profiles=3) as fake:
+        fake.add_fault("none")  # the events' one export request
+        fake.add_fault("status", status=401, body={"error": "Invalid credentials"})  # the profiles query: revoked meanwhile
+
+        output = run_read(config(fake.url, start_date=str(TODAY)), streams=("events", "profiles", "cohorts"))
+        paths = [request.path for request in fake.requests]
+
+    assert_one_config_error_without_traceback(output, "did not accept the credentials")
+    assert len([message for message in output.records if message.record.stream == "events"]) == 5
+    assert [message.state.stream.stream_descriptor.name for message in output.state_messages] == ["events"]
+    assert paths == ["/api/2.0/export", "/api/query/engage"]  # cohorts, with the same secret, not tried
+    assert any("Not reading cohorts" in line for line in infos(output))
 
 
 def test_given_a_state_with_an_unknown_cursor_key_when_read_then_one_config_error_and_the_other_stream_is_read():
