@@ -13,11 +13,12 @@ did not sync successfully: ..." as a config_error, which would tell Airbyte the 
 wrong even for an outage.
 
 A user's mistake (a config_error: rejected credentials, a stream's state that is not understood)
-is said once: one ERROR line in words, and the sync's last TRACE, without a stack trace (run.final_message);
-the stream gets no error TRACE of its own. An outage (transient_error) is one ERROR line in words too,
-with the stream's TRACE; only an error of ours (system_error) logs its Python stack trace. Rejected credentials (401, 403, a missing project_id) stop
-the sync there: every stream uses the same credentials and project, so each would fail the same way.
-Any other config_error fails its stream only, and the next stream is read.
+is said once: one ERROR line in words, and the sync's last TRACE, without a stack trace
+(run.final_message); the stream gets no error TRACE of its own. An outage (transient_error) is one
+ERROR line in words too, with the stream's TRACE; only an error of ours (system_error) logs its
+Python stack trace. Rejected credentials (401, 403, a missing project_id) stop the sync there:
+every stream uses the same credentials and project, so each would fail the same way. Any other
+config_error fails its stream only, and the next stream is read.
 """
 
 from __future__ import annotations
