@@ -19,9 +19,11 @@ import json
 import random
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import time_machine
 from airbyte_cdk.models import FailureType, Level, Status
 
 from integration_tests.builders import (
@@ -146,6 +148,32 @@ def test_given_a_port_nobody_listens_on_when_read_then_it_says_refused_and_claim
     assert "connection refused" in message and "retries" not in message, message
     assert last.trace.error.failure_type == FailureType.transient_error
     assert not [line for line in errors_logged(output) if "Traceback" in line]
+
+
+def test_given_a_retry_after_the_retry_budget_cannot_wait_out_when_read_then_the_error_counts_the_retries_made(monkeypatch):
+    noon = dt.datetime.combine(TODAY, dt.time(12), tzinfo=dt.timezone.utc)  # 35 minutes later it is still TODAY
+    with FakeMixpanel(events_per_day=2, days=days_back(1)) as fake, time_machine.travel(noon, tick=True) as clock:
+        monkeypatch.setattr(time, "sleep", lambda seconds: clock.shift(seconds))  # the backoff's 30-minute budget sees the waits
+        fake.add_fault("status", status=503, headers={"Retry-After": "1000"}, times=10)
+
+        output = run_read(config(fake.url, start_date=str(TODAY)))
+        answered = [request.status for request in fake.requests]
+
+    message = output.errors[-1].trace.error.message
+    assert answered == [503, 503, 503]  # waits of 1001 s: the third answer comes after 2002 s, past the 1800 s budget
+    assert "kept failing after 2 retries" in message and "6 retries" not in message, message
+
+
+def test_given_a_server_that_never_recovers_when_read_then_six_retries_are_announced_and_counted(sleeps):
+    with FakeMixpanel(events_per_day=2, days=days_back(1)) as fake:
+        fake.add_fault("status", status=503, times=20)
+
+        output = run_read(config(fake.url, start_date=str(TODAY)))
+        tries = len(fake.requests)
+
+    announced = [line.split(":")[0] for line in infos(output) if line.startswith("Retry ")]
+    assert tries == 7 and announced == [f"Retry {n} of 6" for n in range(1, 7)]  # no "Retry 7 of 6" for the try after the last
+    assert "kept failing after 6 retries" in output.errors[-1].trace.error.message
 
 
 # --- the command's edges ----------------------------------------------------------------------

@@ -51,6 +51,7 @@ from .http import (
     is_future_day_refusal,
     last_failure,
     retries_ran_out,
+    retries_said,
 )
 from .messages import Progress, Undelivered, WindowLosses
 from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_windows, window_days
@@ -325,6 +326,7 @@ class ExportStream(Stream, CheckpointMixin):
         if limit:
             params["limit"] = limit
         kwargs = {"stream": True, "timeout": self._settings.timeouts(config), "allow_redirects": False}  # a redirect is an error (http.py)
+        self._backoff.attempts = 0
         try:
             _, response = self._client.send_request("GET", self._url, request_kwargs=kwargs, headers=HEADERS, params=params)
         except AirbyteTracedException as error:  # the HttpClient's retries are used up, or the error table said stop
@@ -401,7 +403,7 @@ class ExportStream(Stream, CheckpointMixin):
 
     def _requests_failed(self, window: Window, error: AirbyteTracedException) -> AirbyteTracedException:
         message = (
-            f"{window.label}: Mixpanel kept failing after {self._settings.max_retries} retries (last answer: {last_failure(error)}). "
+            f"{window.label}: Mixpanel kept failing after {retries_said(self._backoff.retries)} (last answer: {last_failure(error)}). "
             "Nothing from this window was checkpointed; the state emitted so far lets the next run resume here. "
             "If Mixpanel is having an outage or rate-limiting the project, run the sync again later."
         )

@@ -253,6 +253,13 @@ def retries_ran_out(error: AirbyteTracedException) -> bool:
     return isinstance(error.__context__, BaseBackoffException)
 
 
+def retries_said(retries: int) -> str:
+    """How many retries were made, as the failure's message says it (the 30-minute budget may end them before MAX_RETRIES)."""
+    if not retries:
+        return "no retry (the request itself used up the 30 minutes allowed for retries)"
+    return f"{retries} retr{'y' if retries == 1 else 'ies'}"
+
+
 def exception_resolution(error: Exception) -> ErrorResolution:
     """A request that got no HTTP answer: say what happened, in words a user can act on."""
     if isinstance(error, requests.exceptions.SSLError):
@@ -333,11 +340,19 @@ class ExportBackoffStrategy(BackoffStrategy):
         self._retry_after_cap = retry_after_cap_seconds
         self._logger = logger
         self._max_retries = max_retries
+        self.attempts = 0  # failed tries of the latest request (reset by its sender), see `retries`
+
+    @property
+    def retries(self) -> int:
+        """Retries the latest request got: the CDK asks for a wait after every failed try, the last one too, then gives up
+        (after max_retries, or sooner when the 30-minute budget runs out first)."""
+        return max(0, self.attempts - 1)
 
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
         """The wait before the next try; the retry line a user reads is logged here, once per retry, saying what happened."""
+        self.attempts = attempt_count
         seconds = self._wait(response_or_exception, attempt_count)
-        if self._logger is not None:
+        if self._logger is not None and attempt_count <= self._max_retries:  # past the last retry there is none to announce ("Retry 7 of 6")
             # The CDK's HttpClient sleeps this plus 1 s; its own line ("Rate limit exceeded") is dropped (logs.py).
             self._logger.info(f"Retry {attempt_count} of {self._max_retries}: {what_happened(response_or_exception)}; trying again in {seconds + 1:.0f} s.")
         return seconds
