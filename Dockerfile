@@ -41,7 +41,7 @@ FROM ${BASE_IMAGE}
 
 # Literal version: keep it equal to setup.py's (scripts/test-image.sh fails otherwise).
 LABEL io.airbyte.name=airbyte/source-mixpanel-aep \
-      io.airbyte.version=0.1.0
+      io.airbyte.version=1.0.0
 
 RUN groupadd --system airbyte \
     && useradd --system --gid airbyte --home-dir /airbyte --create-home --shell /usr/sbin/nologin airbyte

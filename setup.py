@@ -1,6 +1,6 @@
 from setuptools import find_packages, setup
 
-VERSION = "0.1.0"
+VERSION = "1.0.0"
 
 setup(
     name="source-mixpanel-aep",

@@ -292,26 +292,56 @@ def _int_field(raw: Mapping[str, Any], field: str, default: Optional[int], minim
 
 
 def parse_config(raw: Mapping[str, Any], now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> MixpanelConfig:
-    """Check a raw config and return it typed; raise a config_error naming the field otherwise.
+    """Check a raw config and return it typed; raise one config_error naming every wrong field otherwise.
 
-    The specific checks run first, for their actionable messages; spec.json's schema then catches
-    whatever they don't look at (a value of a type nobody expected), again naming the field. A
-    config_error also carries the unknown-key warnings: a missing `credentials` next to a
+    The specific checks run first, for their actionable messages, each field on its own, so a file
+    with three wrong fields is answered with all three at once (not one per run); spec.json's schema
+    then catches whatever they don't look at (a value of a type nobody expected), again naming the
+    field. A config_error also carries the unknown-key warnings: a missing `credentials` next to a
     `credential` key is one mistake, and the message says so.
     """
     try:
-        try:
-            parsed: Optional[MixpanelConfig] = _parse(raw, now)
-        except AirbyteTracedException:
-            raise
-        except Exception:  # a value of a type the checks don't expect: the schema below names it
-            parsed = None
-        _check_against_spec(raw)
-        if parsed is None:
+        checks = _Checks()
+        parsed = _parse(raw, now, checks) if isinstance(raw, Mapping) else None
+        if not isinstance(raw, Mapping):
+            checks.errors.append(config_error("config", "is not a JSON object.", "Pass a JSON object with at least credentials."))
+        spec_error = None if checks.errors else _spec_error(raw)  # only what the checks don't look at: their words are better
+        if spec_error is not None:
+            checks.errors.append(spec_error)
+        if checks.errors:
+            raise _together(checks.errors)
+        if parsed is None or checks.unexpected:
             raise config_error("config", "has a value of an unexpected type.", "Compare it with the connector's spec.")
     except AirbyteTracedException as error:
         raise _with_unknown_keys(error, raw) from None
     return parsed
+
+
+class _Checks:
+    """Each field's check on its own: its config_error is kept and the next field is checked."""
+
+    def __init__(self) -> None:
+        self.errors: List[AirbyteTracedException] = []
+        self.unexpected = False  # a check failed on a value of a type it does not expect: the schema names the field
+
+    def run(self, check: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+        try:
+            return check(*args)
+        except AirbyteTracedException as error:
+            if all(error.message != said.message for said in self.errors):  # query_host checks base_url again when it stands for both
+                self.errors.append(error)
+        except Exception:  # noqa: BLE001 - a value of a type the checks don't expect: the schema check names it
+            self.unexpected = True
+        return default
+
+
+def _together(errors: List[AirbyteTracedException]) -> AirbyteTracedException:
+    """One config_error for all of them: the one as it is, or `N config fields need fixing: (1) ... (2) ...`."""
+    if len(errors) == 1:
+        return errors[0]
+    listed = " ".join(f"({number}) {error.message}" for number, error in enumerate(errors, 1))
+    message = f"{len(errors)} config fields need fixing: {listed}"
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
 def _with_unknown_keys(error: AirbyteTracedException, raw: Any) -> AirbyteTracedException:
@@ -320,6 +350,14 @@ def _with_unknown_keys(error: AirbyteTracedException, raw: Any) -> AirbyteTraced
         return error
     message = f"{error.message} Also: {' '.join(warnings)}"
     return AirbyteTracedException(message=message, internal_message=message, failure_type=error.failure_type)
+
+
+def _spec_error(raw: Any) -> Optional[AirbyteTracedException]:
+    try:
+        _check_against_spec(raw)
+    except AirbyteTracedException as error:
+        return error
+    return None
 
 
 def _check_against_spec(raw: Any) -> None:
@@ -332,45 +370,90 @@ def _check_against_spec(raw: Any) -> None:
         missing = re.search(r"'([^']+)' is a required property", error.message)
         path = ".".join(filter(None, [path, missing.group(1) if missing else ""]))
         raise config_error(path or "config", "is missing.", "Add it (see the connector's spec).")
-    secret = any(str(part) in SECRET_FIELDS for part in error.absolute_path)
+    secret = any(str(part) in SECRET_FIELDS or str(part) == "credentials" for part in error.absolute_path)  # credentials' errors may quote a secret
     problem = f"does not match the spec ({error.validator} {error.validator_value!r})." if secret else f"{error.message}."
     raise config_error(path or "config", problem, "Fix the value (see the connector's spec).")
 
 
-def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime]) -> MixpanelConfig:
-    if not isinstance(raw, Mapping):
-        raise config_error("config", "is not a JSON object.", "Pass a JSON object with at least credentials.")
-    project_id = _int_field(raw, "project_id", None, 1)
-    credentials = _parse_credentials(raw.get("credentials"), project_id)
+def _region(raw: Mapping[str, Any]) -> str:
     region = raw.get("region") or "US"
     if region not in REGION_HOSTS:
         raise config_error("region", f"{region!r} is not a Mixpanel region.", "Use US, EU or IN.")
-    base_url = _check_base_url(raw["base_url"]) if raw.get("base_url") is not None else REGION_HOSTS[region]
+    return region
+
+
+def _timezone(raw: Mapping[str, Any]) -> str:
     tz_name = raw.get("project_timezone") or "UTC"
     if not isinstance(tz_name, str):
         raise config_error("project_timezone", f"{tz_name!r} is not a timezone name.", "Use e.g. America/Los_Angeles.")
-    project_timezone = resolve_timezone(tz_name)
+    return resolve_timezone(tz_name)
+
+
+def _legacy(raw: Mapping[str, Any]) -> bool:
     legacy = raw.get("legacy_local_time", False)
     if not isinstance(legacy, bool):
         raise config_error("legacy_local_time", f"{legacy!r} is not true or false.", "Use true for projects created before 2023, else false.")
-    read_tz = ZoneInfo(project_timezone) if legacy else ZoneInfo("UTC")
-    today = now().astimezone(read_tz).date()
-    start_date = (
-        _parse_day("start_date", raw["start_date"], read_tz)
-        if raw.get("start_date") is not None
-        else today - dt.timedelta(days=DEFAULT_START_DAYS_AGO)
-    )
+    return legacy
+
+
+def _start_date(raw: Mapping[str, Any], today: dt.date, read_tz: ZoneInfo) -> dt.date:
+    if raw.get("start_date") is None:
+        return today - dt.timedelta(days=DEFAULT_START_DAYS_AGO)
+    start_date = _parse_day("start_date", raw["start_date"], read_tz)
     if start_date > today:
         raise config_error("start_date", f"{start_date} is in the future (today is {today} in {read_tz}).", "Use a date on or before today.")
+    return start_date
+
+
+def _end_date(raw: Mapping[str, Any], start_date: Optional[dt.date], read_tz: ZoneInfo) -> Optional[dt.date]:
     end_date = _parse_day("end_date", raw["end_date"], read_tz) if raw.get("end_date") is not None else None
-    if end_date is not None and end_date < start_date:
+    if end_date is not None and start_date is not None and end_date < start_date:
         raise config_error("end_date", f"{end_date} is before start_date {start_date}.", "Use an end_date on or after start_date, or remove it.")
+    return end_date
+
+
+def _events(raw: Mapping[str, Any]) -> Sequence[str]:
     events = raw.get("events") or []
     if not isinstance(events, list) or not all(isinstance(name, str) and name for name in events):
         raise config_error("events", "must be a list of non-empty event names.", 'Use e.g. ["Sign up", "Items purchased"], or remove it.')
+    return tuple(events)
+
+
+def _where(raw: Mapping[str, Any]) -> Optional[str]:
     where = raw.get("where")
     if where is not None and not isinstance(where, str):
         raise config_error("where", f"{where!r} is not a string.", "Use a Mixpanel segmentation expression, or remove it.")
+    return where or None
+
+
+def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime], checks: _Checks) -> Optional[MixpanelConfig]:
+    """Every field checked, in the spec's order; None when any check failed (the reasons are in `checks`)."""
+    run = checks.run
+    project_id = run(_int_field, raw, "project_id", None, 1)
+    said = len(checks.errors)
+    credentials = run(_parse_credentials, raw.get("credentials"), project_id if project_id is not None or not said else 0)  # 0: a wrong one is said already
+    region = run(_region, raw)
+    base_url = run(_check_base_url, raw["base_url"]) if raw.get("base_url") is not None else REGION_HOSTS.get(region or "US")
+    project_timezone = run(_timezone, raw)
+    legacy = run(_legacy, raw, default=False)
+    read_tz = ZoneInfo(project_timezone) if legacy and project_timezone else ZoneInfo("UTC")
+    today = now().astimezone(read_tz).date()
+    start_date = run(_start_date, raw, today, read_tz)
+    end_date = run(_end_date, raw, start_date, read_tz)
+    fields = {
+        "events": run(_events, raw),
+        "where": run(_where, raw),
+        "date_window_days": run(_int_field, raw, "date_window_days", DEFAULT_DATE_WINDOW_DAYS, 1),
+        "lookback_window_days": run(_int_field, raw, "lookback_window_days", DEFAULT_LOOKBACK_DAYS, 0),
+        "request_timeout_seconds": run(_int_field, raw, "request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS, 1),
+        "query_base_url": run(query_host, raw, region or "US") if region is not None else None,
+        "fresh_overlap_minutes": run(_int_field, raw, "fresh_overlap_minutes", DEFAULT_OVERLAP_MINUTES, 0),
+        "late_event_sweeps": run(_int_field, raw, "late_event_sweeps", DEFAULT_SWEEPS, 1),
+        "window_target_events": run(_int_field, raw, "window_target_events", DEFAULT_TARGET_EVENTS, 1000),
+    }
+    xdm = run(_parse_xdm, raw)
+    if checks.errors or checks.unexpected:
+        return None
     return MixpanelConfig(
         credentials=credentials,
         project_id=project_id,
@@ -380,16 +463,8 @@ def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime]) -> MixpanelCo
         legacy_local_time=legacy,
         start_date=start_date,
         end_date=end_date,
-        date_window_days=_int_field(raw, "date_window_days", DEFAULT_DATE_WINDOW_DAYS, 1),
-        lookback_window_days=_int_field(raw, "lookback_window_days", DEFAULT_LOOKBACK_DAYS, 0),
-        events=tuple(events),
-        where=where or None,
-        request_timeout_seconds=_int_field(raw, "request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS, 1),
-        **_parse_xdm(raw),
-        query_base_url=query_host(raw, region),
-        fresh_overlap_minutes=_int_field(raw, "fresh_overlap_minutes", DEFAULT_OVERLAP_MINUTES, 0),
-        late_event_sweeps=_int_field(raw, "late_event_sweeps", DEFAULT_SWEEPS, 1),
-        window_target_events=_int_field(raw, "window_target_events", DEFAULT_TARGET_EVENTS, 1000),
+        **fields,
+        **xdm,
     )
 
 

@@ -11,6 +11,7 @@ the `airbyte` logger, are kept. Call it before the entrypoint is built (run.py, 
 from __future__ import annotations
 
 import logging
+from typing import Iterable
 
 CDK_LOGGER = "airbyte"
 
@@ -31,6 +32,31 @@ def quiet_cdk_startup() -> None:
     logger = logging.getLogger(CDK_LOGGER)
     if not any(isinstance(existing, _DropMemoryMonitorStartup) for existing in logger.filters):
         logger.addFilter(_DropMemoryMonitorStartup())
+
+
+# The CDK HttpClient's ERROR lines when it gives up: "'GET' request to '<url>' failed with ..." and "Retries exhausted ...".
+_CDK_GAVE_UP = ("Retries exhausted with backoff exception", "'GET' request to '", "'POST' request to '")
+
+
+class _GaveUpAsDebug(logging.Filter):
+    """The HttpClient's ERROR line on giving up (the URL, the response's body and headers) becomes a DEBUG line,
+    shown only in a debug run: the stream's error (its log line and TRACE) says what failed in words a user can act
+    on, and the TRACE keeps these words as its internal_message. Without this a rejected secret gave two ERROR lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or record.module != "http_client" or not str(record.msg).startswith(_CDK_GAVE_UP):
+            return True
+        if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def quiet_request_failures(handlers: Iterable[logging.Handler]) -> None:
+    """On the handlers that write the command's log lines (every logger's records reach them); idempotent."""
+    for handler in handlers:
+        if not any(isinstance(existing, _GaveUpAsDebug) for existing in handler.filters):
+            handler.addFilter(_GaveUpAsDebug())
 
 
 class _NoTracebacks(logging.Filter):

@@ -61,8 +61,18 @@ def record_line(stream: str, data: Mapping[str, Any], emitted_at: int, namespace
         return json.dumps(message).encode("utf-8")
 
 
+class ReaderGone(Exception):
+    """Whoever read stdout closed it (`read ... | head -1`, a destination that stopped): nothing more can be said there."""
+
+
 class ProtocolWriter:
-    """A text stream (for log handlers and print) and a line sink (for the entrypoint's messages) over one binary stream."""
+    """A text stream (for log handlers and print) and a line sink (for the entrypoint's messages) over one binary stream.
+
+    When the reader closes the pipe, the first failed write is the last: what is pending is dropped,
+    the stream's descriptor is pointed at /dev/null (Python's "Note on SIGPIPE": the interpreter's own
+    flush at exit then fails no more), log handlers' writes become silent (no "--- Logging error ---"
+    block), and the next `line` raises ReaderGone for the command to end with (run.launch).
+    """
 
     encoding = "utf-8"
 
@@ -70,10 +80,13 @@ class ProtocolWriter:
         self._stream = stream
         self._pending: List[bytes] = []
         self._partial = ""  # text written without its newline yet (print writes the end separately)
+        self.reader_gone = False
         widen_pipe(stream)
 
     def line(self, line: Union[bytes, str]) -> None:
         """One serialised message from the entrypoint: a RECORD as bytes (batched), anything else as text (sent now)."""
+        if self.reader_gone:
+            raise ReaderGone()
         if type(line) is bytes:
             pending = self._pending
             pending.append(line)
@@ -84,6 +97,8 @@ class ProtocolWriter:
         else:
             self._pending.append(filter_secrets(line).encode("utf-8", "surrogatepass"))
             self.flush()
+        if self.reader_gone:
+            raise ReaderGone()
 
     def write(self, text: str) -> int:
         """Text from a log handler or print(): whole lines kept in order with the messages; the handler's flush() sends them."""
@@ -94,11 +109,19 @@ class ProtocolWriter:
         return len(text)
 
     def flush(self) -> None:
-        if self._pending:
-            self._pending.append(b"")
-            self._stream.write(b"\n".join(self._pending))
+        if self.reader_gone:
             self._pending.clear()
-        self._stream.flush()
+            return
+        try:
+            if self._pending:
+                self._pending.append(b"")
+                self._stream.write(b"\n".join(self._pending))
+                self._pending.clear()
+            self._stream.flush()
+        except BrokenPipeError:
+            self._pending.clear()
+            self.reader_gone = True
+            _write_to_devnull(self._stream)
 
     def isatty(self) -> bool:
         return False
@@ -120,6 +143,19 @@ class ProtocolWriter:
             sys.stdout = saved_stdout
             for handler, stream in zip(handlers, saved_streams, strict=True):
                 handler.setStream(stream)
+
+
+def _write_to_devnull(stream: BinaryIO) -> None:
+    """The closed pipe's descriptor becomes /dev/null, so that no later flush of it (the interpreter's at exit) fails again."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real descriptor (a test's buffer)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
 
 
 def widen_pipe(stream: BinaryIO) -> None:

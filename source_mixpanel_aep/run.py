@@ -3,15 +3,19 @@
 The CDK's entrypoint, with two changes (SourceEntrypoint), writing through output.ProtocolWriter
 (logs and messages in order, records in batches), and ending any failure the way Airbyte expects:
 one error TRACE with the failure type the error carries (the user's, an outage, or ours) and exit
-code 1, never a bare Python traceback. Tests call `launch` in-process with a buffer for stdout:
-the same code, byte for byte.
+code 1, never a bare Python traceback. Exit codes: 0 done, 1 failed (the last line says why), 2 no
+verb or a wrong one (usage on stderr), 141 stdout closed by its reader. Tests call `launch`
+in-process with a buffer for stdout: the same code, byte for byte.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import io
 import logging
+import re
 import sys
 import tempfile
 from collections import Counter
@@ -19,18 +23,21 @@ from typing import Any, BinaryIO, Iterable, Iterator, List, Mapping, Optional, U
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import is_platform_debug_log_enabled
-from airbyte_cdk.models import AirbyteStateStats, ConnectorSpecification, FailureType, Type
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateStats, ConnectorSpecification, FailureType, Type
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from . import cdk_private
 from .config import parse_config
-from .logs import quiet_cdk_startup
-from .output import ProtocolWriter, record_line
+from .logs import quiet_cdk_startup, quiet_request_failures
+from .output import ProtocolWriter, ReaderGone, record_line
 from .source import SourceMixpanelAep
 from .sync import queued_messages
 
 RECORD, STATE = Type.RECORD, Type.STATE  # looked at per message: on Python 3.11 `Type.X` runs EnumType.__getattr__
+COMMAND = "source-mixpanel-aep"
+VERSION = "1.0.0"  # kept equal to setup.py's, metadata.yaml's and the image label's by unit_tests/test_metadata.py
+READER_GONE_EXIT = 141  # what a shell reports for a process ended by SIGPIPE (128 + 13): the reader of stdout went away
 
 
 class SourceEntrypoint(AirbyteEntrypoint):
@@ -101,19 +108,64 @@ def final_trace(error: Exception) -> AirbyteTracedException:
     return error
 
 
+def final_message(error: Exception) -> AirbyteMessage:
+    """final_trace as the message written; a config_error's has no `stack_trace` at all (the CDK would put the exception's line there)."""
+    message = final_trace(error).as_sanitized_airbyte_message()
+    if message.trace is not None and message.trace.error is not None and message.trace.error.failure_type == FailureType.config_error:
+        message.trace.error.stack_trace = None
+    return message
+
+
 def launch(args: List[str], stdout: Optional[BinaryIO] = None) -> int:
-    """Run one command (spec, check, discover, read) and return its exit code."""
-    quiet_cdk_startup()
+    """Run one command (spec, check, discover, read) and return its exit code.
+
+    `--version` prints the version; no verb prints the usage on stderr (exit 2, as argparse does for
+    a wrong one). A reader that closes stdout (`read ... | head -1`) ends the command quietly with
+    READER_GONE_EXIT: nothing more can be delivered, and nothing is said about it on stderr.
+    """
     writer = ProtocolWriter(stdout if stdout is not None else sys.stdout.buffer)
+    if args[:1] in (["--version"], ["-V"]):
+        writer.write(f"{COMMAND} {VERSION}\n")
+        writer.flush()
+        return READER_GONE_EXIT if writer.reader_gone else 0
+    quiet_cdk_startup()
     with writer.owning_stdout():
         entrypoint = SourceEntrypoint(SourceMixpanelAep())
+        quiet_request_failures(logging.getLogger().handlers)
+        if not args:
+            print(usage(entrypoint), file=sys.stderr)
+            return 2
+        lines = entrypoint.run(entrypoint.parse_args(args))
         try:
-            for line in entrypoint.run(entrypoint.parse_args(args)):
+            for line in lines:
                 writer.line(line)
+        except ReaderGone:
+            _close(lines)
+            return READER_GONE_EXIT
         except Exception as error:  # noqa: BLE001 - every failure ends as one TRACE, never a traceback on stdout
-            writer.line(AirbyteEntrypoint.airbyte_message_to_string(final_trace(error).as_sanitized_airbyte_message()))
+            try:
+                writer.line(AirbyteEntrypoint.airbyte_message_to_string(final_message(error)))
+            except ReaderGone:
+                return READER_GONE_EXIT
             return 1
-    return 0
+    return READER_GONE_EXIT if writer.reader_gone else 0  # the last lines, flushed on the way out, may be the ones the reader missed
+
+
+def usage(entrypoint: AirbyteEntrypoint) -> str:
+    """The CDK's own --help text (its verbs and their arguments), and how to ask for the version."""
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
+        entrypoint.parse_args(["--help"])
+    helped = re.sub(r"^usage: \S+", f"usage: {COMMAND}", text.getvalue().rstrip())  # argparse names the program after sys.argv[0]
+    return f"{COMMAND}: a verb is needed (spec, check, discover or read).\n{helped}\n  --version   print {COMMAND}'s version and exit"
+
+
+def _close(lines: Iterator[Any]) -> None:
+    """End the command's generator (its temporary folder goes): the messages it still had for stdout have nowhere to go."""
+    try:
+        lines.close()
+    except RuntimeError:  # it yielded its queued messages on the way out ("generator ignored GeneratorExit")
+        pass
 
 
 def run(argv: Optional[List[str]] = None) -> None:

@@ -13,6 +13,7 @@ from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteMessage,
     AirbyteStateMessage,
+    AirbyteStateType,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
     Status,
@@ -21,8 +22,10 @@ from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .config import SPEC, parse_config, read_config_file, unknown_keys
-from .state import read_state_file
+from .catalog_file import read_catalog_file
+from .config import SPEC, parse_config, read_config_file
+from .config_warnings import config_warnings
+from .state import read_state_file, state_file_error
 from .streams import ExportStream
 from .streams.cohorts import CohortMembersStream, CohortsStream
 from .streams.http import CHECK_SETTINGS
@@ -42,13 +45,22 @@ class SourceMixpanelAep(AbstractSource):
     @classmethod
     def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
         """The --state file in any shape a user may bring (see state.py); a config_error if it is not understood."""
-        return read_state_file(state_path, logging.getLogger("airbyte")) if state_path else []
+        messages = read_state_file(state_path, logging.getLogger("airbyte")) if state_path else []
+        for message in messages:  # the serializer lets {"type": "STREAM"} through without its stream: the CDK's state manager fails on it
+            if message.type == AirbyteStateType.STREAM and (message.stream is None or message.stream.stream_descriptor is None):
+                raise state_file_error("has a STREAM state message without its stream (stream_descriptor and stream_state)")
+        return messages
+
+    @classmethod
+    def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
+        """The --catalog file; a config_error saying what is wrong with it (the CDK's answer is a system_error with a stack trace)."""
+        return read_catalog_file(catalog_path)
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return ConnectorSpecification(**SPEC)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """A connection that works SUCCEEDs even with unknown config keys: they are WARNed and repeated in the status message."""
+        """A connection that works SUCCEEDs even with unknown config keys or unused XDM settings: they are WARNed and repeated in the status message."""
         warnings = _warn_unknown_keys(logger, config)
         ok, message = self.check_connection(logger, config)
         if ok and warnings:
@@ -83,7 +95,8 @@ class SourceMixpanelAep(AbstractSource):
 
 
 def _warn_unknown_keys(logger: logging.Logger, config: Mapping[str, Any]) -> List[str]:
-    warnings = unknown_keys(config)
+    """Unknown keys, XDM settings without output_format xdm, a retiring project secret (config.config_warnings): WARNed."""
+    warnings = config_warnings(config)
     for warning in warnings:
         logger.warning(warning)
     return warnings

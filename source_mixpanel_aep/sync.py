@@ -11,6 +11,14 @@ What differs on purpose: a failed sync ends with the streams' own messages and t
 their failure types (failed_sync), where the CDK raises "During the sync, the following streams
 did not sync successfully: ..." as a config_error, which would tell Airbyte the user's config is
 wrong even for an outage.
+
+A user's mistake (a config_error: rejected credentials, a stream's state that is not understood)
+is said once: one ERROR line in words, and the sync's last TRACE, without a stack trace
+(run.final_message); the stream gets no error TRACE of its own. An outage (transient_error) is one
+ERROR line in words too, with the stream's TRACE; only an error of ours (system_error) logs its
+Python stack trace. Rejected credentials (401, 403, a missing project_id) stop the sync there:
+every stream uses the same credentials and project, so each would fail the same way. Any other
+config_error fails its stream only, and the next stream is read.
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from .streams.http import rejects_credentials
+
 RECORD = Type.RECORD  # looked at per message: on Python 3.11 `Type.X` runs EnumType.__getattr__
 # The most serious kind wins when several streams failed: ours to fix, then an outage, then the user's.
 _SEVERITY = {FailureType.system_error: 3, FailureType.transient_error: 2, FailureType.config_error: 1}
@@ -55,7 +65,7 @@ def read_streams(
     streams = {stream.name: stream for stream in source.streams(config)}
     state_manager = ConnectorStateManager(state=state)
     failures: List[Tuple[str, AirbyteTracedException]] = []
-    for configured in catalog.streams:
+    for position, configured in enumerate(catalog.streams):
         name = configured.stream.name
         stream = streams.get(name)
         if stream is None:  # as the CDK does by default: said, and not read
@@ -68,15 +78,25 @@ def read_streams(
             yield from _read_stream(source, stream, configured, state_manager, internal_config, logger)
         except Exception as error:  # noqa: BLE001 - a stream's failure is reported, and the next stream is read
             yield from queued_messages(source)
-            logger.exception(f"Encountered an exception while reading stream {name}")
-            logger.info(f"Marking stream {name} as STOPPED")
-            yield status_message(configured.stream, AirbyteStreamStatus.INCOMPLETE)
             descriptor = StreamDescriptor(name=name)
             traced = error if isinstance(error, AirbyteTracedException) else AirbyteTracedException.from_exception(
                 error, stream_descriptor=descriptor, message=stream.get_error_display_message(error)
             )
-            yield traced.as_sanitized_airbyte_message(stream_descriptor=descriptor)
+            users = traced.failure_type == FailureType.config_error
+            if traced.failure_type in (FailureType.config_error, FailureType.transient_error):  # the message says what happened and what to do
+                logger.error(f"Stream {name} failed: {traced.message}")
+            else:  # ours: the stack trace is for maintainers
+                logger.exception(f"Encountered an exception while reading stream {name}")
+            logger.info(f"Marking stream {name} as STOPPED")
+            yield status_message(configured.stream, AirbyteStreamStatus.INCOMPLETE)
+            if not users:
+                yield traced.as_sanitized_airbyte_message(stream_descriptor=descriptor)
             failures.append((name, traced))
+            if users and rejects_credentials(traced):
+                left = [other.stream.name for other in catalog.streams[position + 1:]]
+                if left:  # the same credentials and project serve every stream: each would fail the same way
+                    logger.info(f"Not reading {', '.join(left)}: the credentials were rejected, and every stream uses them.")
+                break
             continue
         logger.info(f"Marking stream {name} as STOPPED")
         yield status_message(configured.stream, AirbyteStreamStatus.COMPLETE)

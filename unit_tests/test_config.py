@@ -1,6 +1,7 @@
 """parse_config: defaults, regions, timezones, and one config_error naming the field for each mistake."""
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -315,3 +316,34 @@ def test_given_a_number_written_as_text_then_the_field_is_named_and_not_coerced(
     with pytest.raises(AirbyteTracedException) as raised:
         parse(config(**{field: "7"}))
     assert raised.value.message.startswith(f"Config field '{field}':"), raised.value.message
+
+
+# --- every wrong field at once (issue 21) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, fields",
+    [
+        pytest.param({"region": "APAC", "start_date": "yesterday", "date_window_days": 0}, ["region", "start_date", "date_window_days"], id="three-independent-fields"),
+        pytest.param({"project_id": "forty-two", "project_timezone": "Mars/Olympus_Mons"}, ["project_id", "project_timezone"], id="a-wrong-project-id-is-not-also-missing"),
+        pytest.param({"credentials": service_account(secret=""), "base_url": "ftp://x", "where": 5}, ["credentials.secret", "base_url", "where"], id="credentials-host-and-where"),
+        pytest.param({"start_date": "2024-13-01", "end_date": "2024-01-01"}, ["start_date"], id="end-date-not-compared-with-a-start-that-failed"),
+        pytest.param({"output_format": "xml", "lookback_window_days": -1}, ["lookback_window_days", "output_format"], id="xdm-checks-too"),
+    ],
+)
+def test_given_several_wrong_fields_then_one_config_error_names_each_once_in_order(overrides, fields):
+    with pytest.raises(AirbyteTracedException) as raised:
+        parse(config(**overrides))
+    message = raised.value.message
+    assert raised.value.failure_type == FailureType.config_error
+    named = [field for field in re.findall(r"Config field '([^']+)'", message)]
+    assert named == fields, message
+    if len(fields) > 1:
+        assert message.startswith(f"{len(fields)} config fields need fixing: (1) Config field '{fields[0]}'"), message
+    assert not [secret for secret in SECRETS if secret in message]
+
+
+def test_given_one_wrong_field_then_its_message_is_as_before():
+    with pytest.raises(AirbyteTracedException) as raised:
+        parse(config(region="APAC"))
+    assert raised.value.message == "Config field 'region': 'APAC' is not a Mixpanel region. Use US, EU or IN."

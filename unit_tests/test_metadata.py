@@ -7,6 +7,7 @@ to paste between `<!-- section: config -->` markers when the spec changes.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -187,3 +188,37 @@ def test_the_cdk_ci_and_the_image_install_is_the_one_pinned_in_constraints_and_w
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "constraints.txt" in dockerfile.split("COPY setup.py", 1)[1].splitlines()[0] and "-c constraints.txt" in dockerfile
     assert "!constraints.txt" in (ROOT / ".dockerignore").read_text().splitlines()
+
+
+# --- the version everywhere it is said (issue 21) ---------------------------------------------------
+
+
+def test_version_is_a_major_one_and_the_command_and_readme_image_tag_say_it():
+    from source_mixpanel_aep.run import VERSION
+
+    version = setup_version()
+    assert int(version.split(".")[0]) >= 1  # `_id` and the state shape changed after 0.1.0: a breaking release
+    assert VERSION == version  # what `source-mixpanel-aep --version` prints
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert set(re.findall(r"source-mixpanel-aep:(\d+\.\d+\.\d+)", readme)) == {version}
+    assert f"| Docker image tag | `{version}` |" in readme
+    assert re.search(rf"^## {re.escape(version)}\b", (ROOT / "CHANGELOG.md").read_text(encoding="utf-8"), re.M)
+
+
+def test_discovered_id_description_says_what_id_is():
+    schema = json.loads((ROOT / "source_mixpanel_aep" / "schemas" / "events.json").read_text(encoding="utf-8"))  # what discover declares for flat output
+    description = schema["properties"]["_id"]["description"]
+    assert "digest" in description and "distinct_id" in description and "$insert_id" in description
+    assert "$insert_id, or a hash" not in description
+
+
+def test_a_major_version_declares_its_breaking_change_in_the_shape_airbytes_registry_reads():
+    version = setup_version()
+    change = DATA["releases"]["breakingChanges"][version]  # the registry warns users of a major upgrade from this entry
+    assert set(change) <= {"upgradeDeadline", "message", "migrationDocumentationUrl", "scopedImpact"}
+    assert change["message"].strip() and "_id" in change["message"]
+    dt.date.fromisoformat(change["upgradeDeadline"])
+    assert urlsplit(change["migrationDocumentationUrl"]).scheme == "https"
+    streams = {path.stem for path in (ROOT / "source_mixpanel_aep" / "schemas").glob("*.json")}  # one schema per stream
+    for scope in change["scopedImpact"]:
+        assert scope["scopeType"] == "stream" and set(scope["impactedScopes"]) <= streams

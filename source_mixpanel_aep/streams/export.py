@@ -50,6 +50,8 @@ from .http import (
     export_client,
     is_future_day_refusal,
     last_failure,
+    retries_ran_out,
+    retries_said,
 )
 from .messages import Progress, Undelivered, WindowLosses
 from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_windows, window_days
@@ -324,12 +326,13 @@ class ExportStream(Stream, CheckpointMixin):
         if limit:
             params["limit"] = limit
         kwargs = {"stream": True, "timeout": self._settings.timeouts(config), "allow_redirects": False}  # a redirect is an error (http.py)
+        self._backoff.attempts = 0
         try:
             _, response = self._client.send_request("GET", self._url, request_kwargs=kwargs, headers=HEADERS, params=params)
         except AirbyteTracedException as error:  # the HttpClient's retries are used up, or the error table said stop
             if checking:
                 raise self._check_failed(error) from None
-            if error.failure_type == FailureType.config_error:
+            if error.failure_type == FailureType.config_error or not retries_ran_out(error):  # the error table's own words say what happened
                 raise
             raise self._requests_failed(window, error) from None
         if response.status_code != 200:  # ignored by the error table: a to_date Mixpanel refused
@@ -400,7 +403,7 @@ class ExportStream(Stream, CheckpointMixin):
 
     def _requests_failed(self, window: Window, error: AirbyteTracedException) -> AirbyteTracedException:
         message = (
-            f"{window.label}: Mixpanel kept failing after {self._settings.max_retries} retries (last answer: {last_failure(error)}). "
+            f"{window.label}: Mixpanel kept failing after {retries_said(self._backoff.retries)} (last answer: {last_failure(error)}). "
             "Nothing from this window was checkpointed; the state emitted so far lets the next run resume here. "
             "If Mixpanel is having an outage or rate-limiting the project, run the sync again later."
         )

@@ -27,8 +27,10 @@ from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget, AbstractCal
 from airbyte_cdk.sources.streams.http import HttpClient
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.sources.streams.http.requests_native_auth import BasicHttpAuthenticator, TokenAuthenticator
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.auth import AuthBase
 
 from ..config import Credentials, MixpanelConfig
@@ -41,6 +43,10 @@ BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 60.0
 CHECK_BUDGET_SECONDS = 30  # `check` answers within this, whatever the server does
 RETRIED_STATUSES = (408, 425, 429)  # timeout, too early, rate limit: worth asking again; so is any 5xx
+# How the error table's messages about the credentials and project begin: every stream uses them (see rejects_credentials).
+CREDENTIALS_REJECTED = "Mixpanel did not accept the credentials"
+PROJECT_ID_NEEDED = "Mixpanel needs a project_id with this service account"
+NO_PROJECT_ACCESS = "The credentials have no access to project"
 
 
 @dataclass(frozen=True)
@@ -216,21 +222,42 @@ class ExportErrorHandler(ErrorHandler):
         lowered = said.lower()
         if status == 401 or (status == 400 and "authenticate" in lowered):
             return (
-                f"Mixpanel did not accept the credentials ({status}: {said}). Check the service account username and "
+                f"{CREDENTIALS_REJECTED} ({status}: {said}). Check the service account username and "
                 "secret (or the project secret / token) and that they have not expired or been revoked."
             )
         if status == 400 and "project_id" in lowered:
-            return f"Mixpanel needs a project_id with this service account ({said}). Set project_id in the config."
+            return f"{PROJECT_ID_NEEDED} ({said}). Set project_id in the config."
         if status == 402:
             return f"Mixpanel says the plan does not include the Raw Event Export API (402: {said}). Upgrade the plan or ask Mixpanel support."
         if status == 403:
             return (
-                f"The credentials have no access to project {self._project_id} (403: {said}). Check project_id, and give "
+                f"{NO_PROJECT_ACCESS} {self._project_id} (403: {said}). Check project_id, and give "
                 "the service account at least the Consumer role on that project. For EU or India data residency set region."
             )
         if status == 404:
             return f"Mixpanel's export endpoint was not found (404: {said}). Check region and base_url."
         return f"Mixpanel rejected the export request ({status}: {said}). Check the events and where settings."
+
+
+def rejects_credentials(error: AirbyteTracedException) -> bool:
+    """Mixpanel refused the credentials or the project (401, 403, no project_id), which every stream uses; not a stream's own mistake.
+
+    Told by the message's start: the CDK's HttpClient makes the exception from the error table's words alone.
+    The Query API's refusal of an OAuth token is not one of these: the export accepts that token.
+    """
+    return error.failure_type == FailureType.config_error and (error.message or "").startswith((CREDENTIALS_REJECTED, PROJECT_ID_NEEDED, NO_PROJECT_ACCESS))
+
+
+def retries_ran_out(error: AirbyteTracedException) -> bool:
+    """The CDK's HttpClient gave up after its retries (it raises from its backoff exception), not the error table saying stop."""
+    return isinstance(error.__context__, BaseBackoffException)
+
+
+def retries_said(retries: int) -> str:
+    """How many retries were made, as the failure's message says it (the 30-minute budget may end them before MAX_RETRIES)."""
+    if not retries:
+        return "no retry (the request itself used up the 30 minutes allowed for retries)"
+    return f"{retries} retr{'y' if retries == 1 else 'ies'}"
 
 
 def exception_resolution(error: Exception) -> ErrorResolution:
@@ -313,11 +340,19 @@ class ExportBackoffStrategy(BackoffStrategy):
         self._retry_after_cap = retry_after_cap_seconds
         self._logger = logger
         self._max_retries = max_retries
+        self.attempts = 0  # failed tries of the latest request (reset by its sender), see `retries`
+
+    @property
+    def retries(self) -> int:
+        """Retries the latest request got: the CDK asks for a wait after every failed try, the last one too, then gives up
+        (after max_retries, or sooner when the 30-minute budget runs out first)."""
+        return max(0, self.attempts - 1)
 
     def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
         """The wait before the next try; the retry line a user reads is logged here, once per retry, saying what happened."""
+        self.attempts = attempt_count
         seconds = self._wait(response_or_exception, attempt_count)
-        if self._logger is not None:
+        if self._logger is not None and attempt_count <= self._max_retries:  # past the last retry there is none to announce ("Retry 7 of 6")
             # The CDK's HttpClient sleeps this plus 1 s; its own line ("Rate limit exceeded") is dropped (logs.py).
             self._logger.info(f"Retry {attempt_count} of {self._max_retries}: {what_happened(response_or_exception)}; trying again in {seconds + 1:.0f} s.")
         return seconds
