@@ -44,6 +44,7 @@ STREAMS = {
     "profiles": ([["distinct_id"]], ["last_seen"]),
     "cohorts": ([["id"]], None),
     "cohort_members": ([["cohort_id"], ["distinct_id"]], None),
+    "annotations": ([["id"]], ["date"]),
 }
 SECRETS = (FAKE_SA_SECRET, FAKE_PROJECT_SECRET, FAKE_OAUTH_TOKEN)
 

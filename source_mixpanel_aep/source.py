@@ -24,6 +24,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .config import SPEC, parse_config, read_config_file, unknown_keys
 from .state import read_state_file
 from .streams import ExportStream
+from .streams.annotations import AnnotationsStream
 from .streams.cohorts import CohortMembersStream, CohortsStream
 from .streams.http import CHECK_SETTINGS
 from .streams.profiles import ProfilesStream
@@ -79,6 +80,7 @@ class SourceMixpanelAep(AbstractSource):
             ProfilesStream(parsed, budget=budget),
             CohortsStream(parsed, budget=budget),
             CohortMembersStream(parsed, budget=budget),
+            AnnotationsStream(parsed, budget=budget),
         ]
 
 
