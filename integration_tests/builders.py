@@ -45,6 +45,7 @@ STREAMS = {
     "cohorts": ([["id"]], None),
     "cohort_members": ([["cohort_id"], ["distinct_id"]], None),
     "annotations": ([["id"]], ["date"]),
+    "funnels": ([["funnel_id"], ["date"]], ["date"]),
 }
 SECRETS = (FAKE_SA_SECRET, FAKE_PROJECT_SECRET, FAKE_OAUTH_TOKEN)
 

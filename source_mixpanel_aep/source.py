@@ -26,6 +26,7 @@ from .state import read_state_file
 from .streams import ExportStream
 from .streams.annotations import AnnotationsStream
 from .streams.cohorts import CohortMembersStream, CohortsStream
+from .streams.funnels import FunnelsStream
 from .streams.http import CHECK_SETTINGS
 from .streams.profiles import ProfilesStream
 from .streams.query import QueryBudget
@@ -81,6 +82,7 @@ class SourceMixpanelAep(AbstractSource):
             CohortsStream(parsed, budget=budget),
             CohortMembersStream(parsed, budget=budget),
             AnnotationsStream(parsed, budget=budget),
+            FunnelsStream(parsed, budget=budget),
         ]
 
 
