@@ -7,6 +7,7 @@ from integration_tests.acceptance import (
     ACCEPTANCE_COHORTS,
     ACCEPTANCE_DAYS,
     ACCEPTANCE_FUNNELS,
+    ACCEPTANCE_GROUPS,
     ACCEPTANCE_PROFILES,
     EVENTS_PER_DAY,
     make_runtime_root,
@@ -47,5 +48,6 @@ def acceptance(tmp_path_factory):
     """
     with FakeMixpanel(events_per_day=EVENTS_PER_DAY, days=ACCEPTANCE_DAYS, profiles=ACCEPTANCE_PROFILES, cohorts=ACCEPTANCE_COHORTS) as server:
         server.reports.annotations, server.reports.funnels = list(ACCEPTANCE_ANNOTATIONS), list(ACCEPTANCE_FUNNELS)
+        server.people.groups = dict(ACCEPTANCE_GROUPS)
         root = make_runtime_root(tmp_path_factory.mktemp("acceptance"), server.url)
         yield SimpleNamespace(fake=server, root=root)

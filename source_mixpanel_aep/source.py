@@ -27,6 +27,7 @@ from .streams import ExportStream
 from .streams.annotations import AnnotationsStream
 from .streams.cohorts import CohortMembersStream, CohortsStream
 from .streams.funnels import FunnelsStream
+from .streams.group_profiles import GroupProfilesStream
 from .streams.http import CHECK_SETTINGS
 from .streams.profiles import ProfilesStream
 from .streams.query import QueryBudget
@@ -83,6 +84,7 @@ class SourceMixpanelAep(AbstractSource):
             CohortMembersStream(parsed, budget=budget),
             AnnotationsStream(parsed, budget=budget),
             FunnelsStream(parsed, budget=budget),
+            GroupProfilesStream(parsed, budget=budget),
         ]
 
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import parse_qs
 
+from .groups import open_group
+
 if TYPE_CHECKING:
     from .handler import _Handler
 
@@ -210,6 +212,8 @@ def _engage(people: PeopleData, form: dict[str, str]) -> tuple[int, Any]:
 
 def _open(people: PeopleData, form: dict[str, str]) -> tuple[_Session, str]:
     output = json.loads(form["output_properties"]) if form.get("output_properties") else None
+    if form.get("data_group_id"):
+        return open_group(people, form, output)
     if form.get("filter_by_cohort"):
         wanted = json.loads(form["filter_by_cohort"]).get("id")
         cohort = next((c for c in people.cohorts if c["id"] == wanted and wanted not in people.deleted_after_list), None)

@@ -130,6 +130,7 @@ class FakeMixpanel:
         # The Query API (people.py): `profiles` generated profiles, `page_size` a page, `cohorts` with their "members".
         self.people = PeopleData(profiles=profiles, page_size=page_size, cohorts=cohorts)
         self.reports = ReportsData()  # annotations and funnels (reports.py), set by a test
+        self.people.groups = {}  # data_group_id -> group profiles (groups.py), set by a test
         if events is not None:
             self.add_events(events)
 

@@ -117,7 +117,7 @@ class ProfilesStream(QueryStream, CheckpointMixin):
             except Unmappable as error:
                 self._unmappable += 1
                 if self._unmappable <= MAX_UNMAPPABLE_LOGGED:
-                    self.logger.warning(f"Stream 'profiles', page {self._pages}: a profile skipped, it cannot become a record: {error}")
+                    self.logger.warning(f"{self.describe()}, page {self._pages}: a profile skipped, it cannot become a record: {error}")
                 continue
             seen = record.get(CURSOR_FIELD)
             if seen is not None:
@@ -137,7 +137,7 @@ class ProfilesStream(QueryStream, CheckpointMixin):
             if self._cursor is None or read_up_to > self._cursor:
                 self._cursor = read_up_to
         if self._unmappable:
-            self.logger.warning(f"Stream 'profiles': {self._unmappable} profile(s) could not be mapped and were not emitted (see warnings above).")
+            self.logger.warning(f"{self.describe()}: {self._unmappable} profile(s) could not be mapped and were not emitted (see warnings above).")
         cursor = format_cursor(self._cursor) if self._cursor else "none (no profile had $last_seen)"
-        self.logger.info(f"Stream 'profiles': {self._emitted:,} profiles in {self._pages} page(s); cursor now {cursor}")
+        self.logger.info(f"{self.describe()}: {self._emitted:,} profiles in {self._pages} page(s); cursor now {cursor}")
 
