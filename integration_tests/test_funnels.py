@@ -190,3 +190,15 @@ def test_given_a_region_when_funnels_read_then_every_request_goes_to_that_query_
         sent = [request.url for request in mock.request_history]
     assert keys(stream_records(output, "funnels")) == [(7, "2024-01-01"), (7, "2024-01-02")]
     assert len(sent) == 2 and all(url.startswith(f"{base}/api/2.0/funnels") for url in sent)
+
+
+def test_given_other_query_streams_in_the_same_sync_when_funnels_plan_then_their_queries_count_in_the_one_budget(sleeps):
+    funnels = [{"funnel_id": 500 + number, "name": f"F{number}", "steps": ["a"]} for number in range(59)]
+    with funnels_fake(funnels) as fake:
+        fake.reports.annotations = [{"id": 1, "date": "2024-01-02 00:00:00"}]
+        alone = run_read(funnels_config(fake, end_date="2024-01-05"), streams=["funnels"])
+        together = run_read(funnels_config(fake, end_date="2024-01-05"), streams=["annotations", "profiles", "funnels"])
+    plan = [[line for line in infos(output) if "funnel queries" in line][0] for output in (alone, together)]
+    assert "59 funnel queries" in plan[0] and "pacing adds about 0 s" in plan[0]  # the list and 59: 60 in the hour
+    assert "pacing adds about 1 h 00 min" in plan[1]  # annotations and profiles took 2 of the hour's 60
+    assert not together.errors and len(stream_records(together, "funnels")) == 59 * 5
