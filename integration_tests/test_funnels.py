@@ -138,6 +138,7 @@ def test_given_a_funnel_deleted_after_its_first_window_when_read_then_a_warn_nam
     said = warnings(output)
     assert len(said) == 2 and "funnel 8 ('Checkout') 2024-01-31..2024-02-14" in said[0] and "Funnel 8 not found" in said[0]
     assert "funnel 10 ('Gone before')" in said[1] and "Skipped" in said[1]
+    assert "Stream 'funnels': 75 funnel days from 3 funnel(s); skipped, no longer known to Mixpanel: funnel(s) 8, 10." in infos(output)
     assert queries == [(7, "2024-01-01", "2024-01-30"), (7, "2024-01-31", "2024-02-14"), (8, "2024-01-01", "2024-01-30"),
                        (8, "2024-01-31", "2024-02-14"), (10, "2024-01-01", "2024-01-30")]  # funnel 10's second window is never asked
     assert stream_states(output, "funnels")[-1] == {"funnels": {"7": "2024-02-14", "8": "2024-01-30"}}

@@ -7,11 +7,14 @@ Expected records come from the fake's own group profiles through the pure mappin
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+import requests_mock
 from airbyte_cdk.models import FailureType
 
 from integration_tests.builders import (
+    CREDENTIALS,
     FakeSleeps,
     config,
     error_messages,
@@ -149,3 +152,15 @@ def test_given_xdm_output_when_the_three_new_streams_are_read_then_they_are_the_
         assert stream_records(in_xdm, name) == stream_records(flat, name) and stream_records(flat, name), name
     assert discovered["group_profiles"].source_defined_primary_key == [["group_key"], ["group_id"]]
     assert discovered["funnels"].source_defined_primary_key == [["funnel_id"], ["date"]]
+
+
+@pytest.mark.parametrize("region, base", [("EU", "https://eu.mixpanel.com"), ("IN", "https://in.mixpanel.com")], ids=["eu", "in"])
+def test_given_a_region_when_group_profiles_read_then_every_query_goes_to_that_query_host(region, base):
+    page = {"page": 0, "page_size": 1000, "session_id": "s-1", "status": "ok", "total": 1, "results": [COMPANIES[0]]}
+    cfg = {"credentials": CREDENTIALS["service_account"], "project_id": 4242, "region": region, "group_keys": GROUP_KEYS[:1]}
+    with requests_mock.Mocker() as mock:
+        mock.post(re.compile(r".*/api/query/engage.*"), json=page)
+        output = run_read(cfg, streams=["group_profiles"])
+        sent = list(mock.request_history)
+    assert [r["group_id"] for r in stream_records(output, "group_profiles")] == ["co-00"]
+    assert [request.url.split("?")[0] for request in sent] == [f"{base}/api/query/engage"] and "data_group_id=1" in sent[0].text

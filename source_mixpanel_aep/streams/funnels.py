@@ -87,6 +87,7 @@ class FunnelsStream(QueryStream, CheckpointMixin):
         self._now = now
         self._cursors: Dict[str, dt.date] = {}
         self._gone: Set[int] = set()
+        self._days = 0  # funnel days read by the whole sync (_emitted counts one window's)
         self._slice: Mapping[str, Any] = {}
         self._budget = kwargs.pop("budget", None) or QueryBudget()
         super().__init__(config, budget=self._budget, **kwargs)
@@ -131,9 +132,12 @@ class FunnelsStream(QueryStream, CheckpointMixin):
             f"Stream 'funnels': {len(funnels)} funnel(s), {len(planned)} funnel queries (windows of up to {config.date_window_days} days, "
             f"to {last}). Mixpanel allows {QUERIES_PER_HOUR} queries an hour for the whole sync: pacing adds about {duration_words(wait)}."
         )
+        self._days = 0
         for planned_slice in planned:
             if planned_slice["funnel_id"] not in self._gone:
                 yield planned_slice
+        gone = f"; skipped, no longer known to Mixpanel: funnel(s) {', '.join(map(str, sorted(self._gone)))}" if self._gone else ""
+        self.logger.info(f"Stream 'funnels': {self._days:,} funnel days from {len(funnels)} funnel(s){gone}.")
 
     def describe(self, stream_slice: Optional[Mapping[str, Any]] = None) -> str:
         stream_slice = stream_slice or self._slice
@@ -163,6 +167,7 @@ class FunnelsStream(QueryStream, CheckpointMixin):
             message = f"{self.describe(stream_slice)}: Mixpanel's answer is not understood ({error}); this window was not read, its cursor stays."
             raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error) from None
         self._emitted += len(records)
+        self._days += len(records)
         yield from records
 
     def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[StreamData]:
