@@ -76,9 +76,10 @@ def test_given_a_saved_cursor_when_annotations_read_again_then_only_the_cursor_d
     assert froms == ["2024-01-01", "2024-03-04", "2024-03-09"]
 
 
-def test_given_no_project_id_when_annotations_read_with_a_project_secret_then_the_older_endpoint_is_asked_with_its_date_names():
+@pytest.mark.parametrize("extra", [{}, {"project_id": 4242}], ids=["no-project-id", "with-project-id"])
+def test_given_a_project_secret_when_annotations_read_then_the_older_endpoint_is_asked_with_its_date_names(extra):
     with annotations_fake() as fake:
-        output = run_read(config(fake.url, auth="project_secret", start_date="2024-01-01", end_date="2024-03-02"), streams=["annotations"])
+        output = run_read(config(fake.url, auth="project_secret", start_date="2024-01-01", end_date="2024-03-02", **extra), streams=["annotations"])
         [sent] = annotation_requests(fake)
     assert not output.errors
     assert [r["id"] for r in stream_records(output, "annotations")] == [51]

@@ -4,7 +4,8 @@
     -> {"status": "ok", "results": [{"id": 51, "project_id": 4242, "date": "2024-03-01 10:00:00",
         "description": "v2.3 released", "user": {"id": 7, "first_name": "Ann", "last_name": "Lee"}, "tags": [{"name": "release"}]}]}
 
-Without a project_id (a project secret) the App API has no project to name, so the older
+The App API takes only service accounts (and needs the project_id for its path); with a project
+secret or an OAuth token the older
     GET .../api/2.0/annotations?from_date=2024-01-01&to_date=2024-03-05 -> {"annotations": [{"id": 51, "date": "...", ...}]}
 is asked instead. One request per sync, one query of the Query API budget; no paging.
 
@@ -64,8 +65,13 @@ class AnnotationsStream(QueryStream, CheckpointMixin):
             )
             raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
 
+    @property
+    def app_api(self) -> bool:
+        """Mixpanel's App API takes service accounts only, and names the project in its path."""
+        return self._config.credentials.auth_type == "service_account" and self._config.project_id is not None
+
     def path(self, **kwargs: Any) -> str:
-        if self._config.project_id is None:
+        if not self.app_api:
             return "api/2.0/annotations"
         return f"api/app/projects/{self._config.project_id}/annotations"
 
@@ -79,7 +85,7 @@ class AnnotationsStream(QueryStream, CheckpointMixin):
 
     def request_params(self, stream_state: Optional[Mapping[str, Any]], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> MutableMapping[str, Any]:
         params = super().request_params(stream_state, stream_slice, next_page_token)
-        names = ("from_date", "to_date") if self._config.project_id is None else ("fromDate", "toDate")
+        names = ("fromDate", "toDate") if self.app_api else ("from_date", "to_date")
         params[names[0]], params[names[1]] = stream_slice["from"], stream_slice["to"]
         return params
 
