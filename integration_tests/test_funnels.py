@@ -60,9 +60,10 @@ def keys(records):
     return [(record["funnel_id"], record["date"]) for record in records]
 
 
-def test_given_two_funnels_over_45_days_when_read_then_every_funnel_day_once_exactly_as_served_and_a_state_per_window():
+@pytest.mark.parametrize("mode", [SyncMode.incremental, SyncMode.full_refresh], ids=["incremental", "full-refresh"])
+def test_given_two_funnels_over_45_days_when_read_then_every_funnel_day_once_exactly_as_served_and_a_state_per_window(mode):
     with funnels_fake() as fake:
-        output = run_read(funnels_config(fake), streams=["funnels"], sync_mode=SyncMode.incremental)
+        output = run_read(funnels_config(fake), streams=["funnels"], sync_mode=mode)
         expected = fake.reports.expected_funnel_records(START, END)
         paths = [request.path for request in fake.requests]
         queries = funnel_queries(fake)
