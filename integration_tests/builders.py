@@ -255,7 +255,8 @@ class FakeSleeps:
     - `http`: the CDK HttpClient's backoff (`time.sleep`): Retry-After or our exponential delay,
       plus the 1 s the CDK adds; the zero-second sleeps of the `backoff` library are left out;
     - `window`: ExportStream's pause before re-reading a window whose body broke off;
-    - `pacing`: PacingBudget's waits, on `clock`, which the other two advance as well.
+    - `pacing`: PacingBudget's waits (the export's and the Query API's QueryBudget), on `clock`,
+      which the other two advance as well.
     """
 
     def __init__(self) -> None:
@@ -279,11 +280,13 @@ class FakeSleeps:
         from source_mixpanel_aep.streams import export as export_module
         from source_mixpanel_aep.streams.export import ExportStream
         from source_mixpanel_aep.streams.http import PacingBudget
+        from source_mixpanel_aep.streams.query import QueryBudget
 
         monkeypatch.setattr(time, "sleep", self._sleeper(self.http))
         window_sleep, pacing_sleep = self._sleeper(self.window), self._sleeper(self.pacing)
         monkeypatch.setattr(source_module, "ExportStream", lambda config, **kwargs: ExportStream(config, **{"sleep": window_sleep, **kwargs}))
         monkeypatch.setattr(export_module, "PacingBudget", lambda **kwargs: PacingBudget(**{"clock": self.clock, "sleep": pacing_sleep, **kwargs}))
+        monkeypatch.setattr(source_module, "QueryBudget", lambda **kwargs: QueryBudget(**{"clock": self.clock, "sleep": pacing_sleep, **kwargs}))
         return self
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -75,3 +76,52 @@ def test_expire_session_forgets_open_sessions(fake):
     fake.add_fault("expire_session")
     assert post(fake, session_id=first["session_id"], page=1).status_code == 400
     assert [request.fault for request in fake.requests] == [None, "expire_session"]
+
+
+@pytest.mark.parametrize(
+    "where, total",
+    [
+        ('properties["$last_seen"] > "2024-01-01T00:05:00" and properties["$last_seen"] <= "2024-01-01T00:09:00"', 4),
+        ('properties["$last_seen"] < "2024-01-01T00:03:00"', 3),
+        ('properties["$last_seen"] <= "2024-01-01T00:03:30"', 4),
+        ('not defined(properties["$last_seen"])', 1),
+    ],
+    ids=["closed-range", "below", "at-most-between-minutes", "undefined"],
+)
+def test_where_ranges_and_not_defined_on_last_seen(fake, where, total):
+    fake.set_profiles([{"$distinct_id": "unseen", "$properties": {"$email": "u@example.com"}}])
+    assert post(fake, where=where).json()["total"] == total
+
+
+def test_where_with_a_cohort_filters_its_members_and_undefined_takes_those_without_a_profile(fake):
+    below = post(fake, filter_by_cohort=json.dumps({"id": 4}), where='properties["$last_seen"] <= "2024-01-01T00:01:00"').json()
+    undefined = post(fake, filter_by_cohort=json.dumps({"id": 4}), where='not defined(properties["$last_seen"])').json()
+    assert [r["$distinct_id"] for r in below["results"]] == ["user-000001"]
+    assert [r["$distinct_id"] for r in undefined["results"]] == ["ghost"]
+
+
+def test_session_ttl_pages_serves_k_pages_then_forgets_the_session(fake):
+    fake.people.session_ttl_pages = 2
+    first = post(fake).json()
+    assert post(fake, session_id=first["session_id"], page=1).status_code == 200
+    refused = post(fake, session_id=first["session_id"], page=2)
+    assert refused.status_code == 400 and "Invalid session_id" in refused.json()["error"]
+
+
+def test_session_ttl_seconds_forgets_the_session_by_the_fakes_clock():
+    now = [dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)]
+    with FakeMixpanel(profiles=25, page_size=10, now=lambda: now[0]) as server:
+        server.people.session_ttl_seconds = 60
+        first = post(server).json()
+        now[0] += dt.timedelta(seconds=60)
+        assert post(server, session_id=first["session_id"], page=1).status_code == 200
+        now[0] += dt.timedelta(seconds=1)
+        assert post(server, session_id=first["session_id"], page=2).status_code == 400
+
+
+def test_scrambled_answers_every_profile_once_not_by_last_seen(fake):
+    fake.people.scrambled = True
+    first = post(fake).json()
+    pages = [first] + [post(fake, session_id=first["session_id"], page=n).json() for n in (1, 2)]
+    seen = [r["$properties"]["$last_seen"] for page in pages for r in page["results"]]
+    assert len(seen) == len(set(seen)) == 25 and seen != sorted(seen)

@@ -101,9 +101,25 @@ def test_given_a_page_fails_when_group_profiles_read_then_the_read_recovers_and_
     ids = [(r["group_key"], r["group_id"]) for r in stream_records(output, "group_profiles")]
     assert sorted(set(ids)) == sorted((r["group_key"], r["group_id"]) for r in expected("company_id", COMPANIES) + expected("team_id", TEAMS))
     if kind == "expire_session":
-        assert any("reading the query again from page 0" in line for line in warnings(output))
+        assert any("is read again in" in line and "smaller parts, by $last_seen" in line for line in warnings(output))
     else:
         assert len(ids) == 27  # the same page again: nothing repeats
+
+
+@pytest.mark.parametrize("scrambled", [False, True], ids=["sorted", "scrambled"])
+def test_given_sessions_that_expire_after_one_page_when_read_then_each_key_is_read_in_parts_exactly_with_a_state_per_part(scrambled):
+    with groups_fake() as fake:
+        fake.people.session_ttl_pages, fake.people.scrambled = 1, scrambled
+        output = run_read(config(fake.url, group_keys=GROUP_KEYS), streams=["group_profiles"])
+    assert not output.errors
+    records = stream_records(output, "group_profiles")
+    want = expected("company_id", COMPANIES) + expected("team_id", TEAMS)
+    key = lambda record: (record["group_key"], record["group_id"])  # noqa: E731
+    assert sorted(set(map(key, records))) == sorted(map(key, want))
+    assert all(record == next(w for w in want if key(w) == key(record)) for record in records)
+    cursors = [state["group_keys"].get("company_id") for state in stream_states(output, "group_profiles")]
+    assert len(cursors) > 2 and cursors == sorted(cursors, key=lambda c: c or "")  # a STATE per part, never backwards
+    assert stream_states(output, "group_profiles")[-1] == {"group_keys": {"company_id": "2024-01-01T00:22:00Z", "team_id": "2024-01-01T01:42:00Z"}}
 
 
 def test_given_group_profiles_selected_without_group_keys_when_read_then_a_config_error_names_the_field_before_any_request():

@@ -111,32 +111,39 @@ def test_given_cohorts_list_fails_once_when_cohorts_read_then_it_is_asked_again(
 # --- sessions ----------------------------------------------------------------------------------
 
 
-def test_given_the_session_expires_at_page_2_when_profiles_read_then_a_warn_and_the_query_again_from_page_0(sleeps):
+def test_given_the_session_expires_at_page_2_when_profiles_read_then_a_warn_and_the_rest_is_read_as_a_new_part(sleeps):
     with fake_with() as fake:
         fake.add_fault("none", times=2)
         fake.add_fault("expire_session")
         output = run_read(config(fake.url), streams=["profiles"])
         pages = pages_asked(fake)
+        wheres = [r.form.get("where") for r in fake.requests if r.path == "/api/query/engage" and not r.form.get("session_id")]
     delivered = profile_ids(output)
     assert not output.errors
-    assert delivered == ALL_IDS[:20] + ALL_IDS  # the first two pages again: repeats, never gaps
-    assert pages == ["0", "1", "2", "0", "1", "2", "3"]
+    # the pages came sorted by $last_seen: profiles up to 00:18:59 are done, the last second read (00:19) comes again
+    assert delivered == ALL_IDS[:20] + ALL_IDS[19:]
+    assert pages == ["0", "1", "2", "0", "0", "1"]
+    assert wheres == [None, 'not defined(properties["$last_seen"])', 'properties["$last_seen"] > "2024-01-01T00:18:59"']
     [warning] = [w for w in warnings(output) if "session_id" in w]
-    assert "page 2" in warning and "from page 0" in warning and "20 profiles" in warning
-    assert stream_states(output, "profiles") == [{"last_seen": "2024-01-01T00:34:00Z"}]  # one STATE, after the complete query
+    assert "page 2" in warning and "sorted by $last_seen" in warning and "new query" in warning
+    assert stream_states(output, "profiles") == [{"last_seen": "2024-01-01T00:18:59Z"}, {"last_seen": "2024-01-01T00:34:00Z"}]
     assert sleeps.http == []  # no backoff: a new query at once
 
 
-def test_given_the_session_keeps_expiring_when_profiles_read_then_transient_error_and_no_state(sleeps):
+def test_given_the_session_keeps_expiring_on_one_second_of_profiles_when_read_then_transient_error_naming_the_part(sleeps):
     with fake_with() as fake:
-        for _ in range(SESSION_RESTARTS + 1):
-            fake.add_fault("none")
-            fake.add_fault("expire_session")
+        fake.set_profiles({"$distinct_id": f"same-{i:02d}", "$properties": {"$last_seen": "2024-03-01T10:00:00"}} for i in range(35))
+        fake.people.profile_count = 0
+        fake.people.session_ttl_pages = 1
         output = run_read(config(fake.url), streams=["profiles"])
+        queries = [r for r in fake.requests if r.path == "/api/query/engage" and not r.form.get("session_id")]
     error = output.errors[0].trace.error
     assert error.failure_type == FailureType.transient_error
-    assert "session_id" in error.message and f"{SESSION_RESTARTS + 1} times" in error.message
-    assert stream_states(output, "profiles") == []
+    assert "(2024-03-01T09:59:59, 2024-03-01T10:00:00]" in error.message and "cannot be split" in error.message
+    assert f"expired {SESSION_RESTARTS + 1} times" in error.message and "emitted in this sync" in error.message
+    assert len(queries) <= 80  # bounded: halving 1970..now to one second (~31 levels: a part and its neighbour each), then the restarts
+    cursors = [state["last_seen"] for state in stream_states(output, "profiles")]
+    assert cursors == sorted(cursors) and cursors[-1] == "2024-03-01T09:59:59Z"  # every part below it was complete
     assert AirbyteStreamStatus.INCOMPLETE in statuses(output)
 
 

@@ -125,13 +125,13 @@ def test_given_a_real_read_process_when_its_output_goes_through_the_jsonl_comman
 
 
 def test_given_a_failed_read_when_piped_to_the_jsonl_command_then_it_exits_1_and_says_the_files_are_partial(tmp_path):
-    messages = [{"type": "RECORD", "record": {"stream": "events", "data": {"_id": "a"}, "emitted_at": 1}},
+    messages = [{"type": "RECORD", "record": {"stream": "events", "data": {"_id": "a", "_acme": {"distinct_id": "u"}}, "emitted_at": 1}},
                 {"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 2, "error": {"message": "Window 2024-05-01..2024-05-02 could not be read"}}}]
     stdin = "".join(json.dumps(message) + "\n" for message in messages).encode()
     done = subprocess.run([sys.executable, "-m", "source_mixpanel_aep.xdm_command", "jsonl", "--out-dir", str(tmp_path)], cwd=REPO,
                           input=stdin, capture_output=True, timeout=60)
     assert done.returncode == 1 and b"only part of it" in done.stderr and b"could not be read" in done.stderr
-    assert Path(tmp_path / "events-00001.jsonl").read_text() == '{"_id":"a"}\n'
+    assert Path(tmp_path / "events-00001.jsonl").read_text() == '{"_id":"a","_acme":{"distinct_id":"u"}}\n'
 
 
 def test_given_every_hostile_line_when_read_as_xdm_by_the_command_then_the_same_events_arrive_valid_and_exact(tmp_path):

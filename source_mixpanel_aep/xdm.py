@@ -18,7 +18,9 @@ XDM rules kept here (Adobe's Schema Registry and ingestion docs):
 - integers within XDM's long range, ±(2^53 - 1); one outside it goes to `properties` as its text;
 - a map's values are all strings: numbers, booleans, lists and objects become compact JSON text
   (`107`, `true`, `["a","b"]`);
-- field names: ASCII letters, digits, `_` and `-`, not starting with `_` (see `field_name`).
+- field names: ASCII letters, digits, `_` and `-`, not starting with `_` (see `field_name`);
+- AEP's identity guardrails (`usable_identity`): an id Identity Service blocks is no identity, and a
+  blocked distinct_id leaves `_<tenant>.distinct_id` (the primary identity's field) for `properties`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ DEFAULT_NAMESPACES: Mapping[str, Optional[str]] = {
     "user_id": "MixpanelUserId",
 }
 PROPERTIES_FIELD = "properties"
+# AEP's identity guardrails (Identity Service): these values are blocked, a longer id is refused, and a
+# record holds at most MAX_IDENTITIES. Such a value never goes into identityMap (or the primary
+# identity's field); it stays in the tenant's `properties`.
+BLOCKED_IDENTITY_VALUES = frozenset({"", "null", "anonymous", "invalid"})  # compared stripped and lower-cased
+IDENTITY_MAX_LENGTH = 1024
+MAX_IDENTITIES = 20
+_BLOCKED_MAX_LENGTH = max(len(value) for value in BLOCKED_IDENTITY_VALUES)
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,15 @@ def identity_id(value: Any) -> Optional[str]:
     return None
 
 
+def usable_identity(value: str) -> bool:
+    """Whether AEP's Identity Service takes `value` as an id: not blocked ("", "null", "anonymous", "invalid", any case,
+    blanks around), at most 1,024 characters. Most ids are longer than any blocked value: then only the length is looked at."""
+    length = len(value)
+    if length > _BLOCKED_MAX_LENGTH:
+        return length <= IDENTITY_MAX_LENGTH
+    return value.strip().lower() not in BLOCKED_IDENTITY_VALUES
+
+
 def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
     """The per-event function flat record -> XDM record for these settings; it consumes the flat record.
 
@@ -220,6 +238,7 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
     the converter. Callers that still need the flat record pass a copy.
     """
     tenant_key = settings.tenant_key
+    blocked_max, max_length = _BLOCKED_MAX_LENGTH, IDENTITY_MAX_LENGTH
     low, high = -XDM_LONG_MAX, XDM_LONG_MAX
     ranged = tuple((field.name, field.source) for field in AEP_FIELDS if field.xdm_type == "integer" and field.name != "time")
     (api_ms, _), (processed_ms, _) = ranged  # mp_api_timestamp_ms, mp_processing_time_ms
@@ -245,13 +264,17 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
             value = flat.get("distinct_id")
             if type(value) is not str:
                 value = identity_id(value)
+            if value is not None and not (blocked_max < len(value) <= max_length or usable_identity(value)):
+                # `_<tenant>.distinct_id` is the schema's primary identity (descriptor): a value AEP blocks leaves that field too
+                properties.setdefault("distinct_id", tenant.pop("distinct_id"))
+                value = None
             if value:
                 identity_map[distinct_ns] = [{"id": value, "authenticatedState": "ambiguous", "primary": True}]
         if device_ns is not None:
             value = properties.get("$device_id")
             if type(value) is not str:
                 value = identity_id(value)
-            if value:
+            if value and (blocked_max < len(value) <= max_length or usable_identity(value)):  # the id stays in properties either way
                 if device_shares:
                     add_identity(identity_map, device_ns, value, "ambiguous", False)
                 else:
@@ -260,7 +283,7 @@ def record_builder(settings: XdmSettings) -> Callable[[Dict[str, Any]], Dict[str
             value = properties.get("$user_id")
             if type(value) is not str:
                 value = identity_id(value)
-            if value:
+            if value and (blocked_max < len(value) <= max_length or usable_identity(value)):  # the id stays in properties either way
                 if user_shares:
                     add_identity(identity_map, user_ns, value, "authenticated", False)
                 else:
@@ -317,8 +340,14 @@ def strings_in_place(properties: Dict[str, Any]) -> Dict[str, Any]:
     return properties
 
 
-def add_identity(identity_map: Dict[str, List[Dict[str, Any]]], namespace: str, id_: str, state: str, primary: bool) -> None:
-    """Two Mixpanel ids configured into one namespace share its list, one item per distinct id."""
+def add_identity(identity_map: Dict[str, List[Dict[str, Any]]], namespace: str, id_: str, state: str, primary: bool) -> bool:
+    """Two Mixpanel ids configured into one namespace share its list, one item per distinct id.
+
+    False when AEP would refuse the id (`usable_identity`) or the record holds MAX_IDENTITIES already: the caller keeps the
+    value elsewhere. An event has three identities at most, a profile two, so the cap is a backstop."""
+    if not usable_identity(id_) or sum(len(items) for items in identity_map.values()) >= MAX_IDENTITIES:
+        return False
     items = identity_map.setdefault(namespace, [])
     if not any(item["id"] == id_ for item in items):
         items.append({"id": id_, "authenticatedState": state, "primary": primary})
+    return True

@@ -1,24 +1,25 @@
 """`source-mixpanel-aep-xdm`: the commands beside the connector for loading XDM output into AEP.
 
-    source-mixpanel-aep-xdm schema --config config.json        # what to create in AEP once
-    source-mixpanel-aep read ... | source-mixpanel-aep-xdm jsonl --out-dir batch/   # files to upload
+    source-mixpanel-aep-xdm schema --config config.json        # the payloads to create in AEP, printed
+    source-mixpanel-aep-xdm setup  --config config.json > aep-ids.json    # ... created in AEP (idempotent)
+    source-mixpanel-aep read ... | source-mixpanel-aep-xdm jsonl --stream events --out-dir batch/ --state-out state.json
+    source-mixpanel-aep-xdm upload --ids aep-ids.json --stream events --dir batch/ --wait 600
+    source-mixpanel-aep-xdm status --batch <id>
 
-`schema`: what to create in AEP once, for XDM output.
-
-Prints, from the connector's own config (the tenant, identity_namespaces and xdm_fields a sync
-uses), the JSON payloads to POST in order: the custom identity namespaces, the field group, the
+`schema`: prints, from the connector's own config (the tenant, identity_namespaces and xdm_fields a
+sync uses), the JSON payloads to POST in order: the custom identity namespaces, the field group, the
 schema and the primary identity descriptor for events, then the field group, schema and primary
 identity descriptor for profiles (see README, *Into Adobe Experience Platform*). They come from the
 same tables as the records (`xdm.py`, `xdm_profiles.py`), so they cannot disagree with them.
-`--part field_group` (etc.) prints one payload alone, ready for `curl -d @-`.
+`--part field_group` (etc.) prints one payload alone.
 
-`jsonl`: a `read`'s output (Airbyte messages on stdin) -> the records alone (of one stream with
-`--stream`), one bare JSON object per line (what AEP's batch ingestion reads), in files under AEP's
-256 MB per-file limit. A read
-that failed (an ERROR trace) makes it exit 1, so a partial export is not uploaded unnoticed.
+`setup` creates them in AEP (`aep_setup`), `jsonl` writes a read's records as batch files and keeps
+its state (`aep_jsonl`), `upload` sends one folder as one batch and `status` reads how a batch ended
+(`aep_batch`). AEP's credentials come from the environment (`aep_client`: AEP_ACCESS_TOKEN,
+AEP_API_KEY, AEP_ORG_ID, AEP_SANDBOX, optional AEP_BASE_URL); they are never printed.
 
 The config is checked by the connector's `parse_config` as if output_format were "xdm": a mistake
-is one line on stderr naming the field, and exit status 1.
+is one line on stderr naming the field, and exit status 1. So is an AEP error, with Adobe's text.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import BinaryIO, List, Optional, Tuple
+from typing import List, Optional
 
-import orjson
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from .aep_batch import FINAL, report, status, upload
+from .aep_client import DEFAULT_BASE_URL, AepClient, AepError, AepSettings
+from .aep_jsonl import write_batch
+from .aep_setup import STREAMS, Setup
 from .config import parse_config
 from .xdm_payloads import FIELD_GROUP_ID, SCHEMA_ID, all_payloads
 from .xdm_profile_payloads import PROFILE_FIELD_GROUP_ID, PROFILE_SCHEMA_ID, profile_payloads
@@ -46,70 +50,100 @@ def main(argv: Optional[List[str]] = None) -> int:
     schema = commands.add_parser("schema", help="print the identity namespaces, field groups, schemas and identity descriptors (events, profiles) to create in AEP")
     schema.add_argument("--config", required=True, type=Path, help="the connector's config.json (xdm_tenant_id is required)")
     schema.add_argument("--part", choices=PARTS, help="print only this payload")
-    jsonl = commands.add_parser("jsonl", help="turn a read's output (stdin) into bare-record JSONL files for AEP's batch ingestion")
-    jsonl.add_argument("--out-dir", required=True, type=Path, help="directory for the files (created if missing)")
-    jsonl.add_argument("--prefix", default="events", help="file name prefix: <prefix>-00001.jsonl, ... (default events)")
-    jsonl.add_argument("--stream", help="only this stream's records (events and profiles go to different datasets); default: every record")
+    setup = commands.add_parser("setup", help="create them in AEP, reusing what exists, with Profile-enabled datasets; prints their ids (JSON)")
+    setup.add_argument("--config", required=True, type=Path, help="the connector's config.json (xdm_tenant_id is required)")
+    setup.add_argument("--streams", nargs="+", choices=STREAMS, default=list(STREAMS), help="which streams' schemas and datasets (default both)")
+    jsonl = commands.add_parser("jsonl", help="turn a read's output (stdin) into bare-record JSONL files for AEP's batch ingestion, and keep its state")
+    jsonl.add_argument("--out-dir", required=True, type=Path, help="directory for the files (created if missing; must hold no .jsonl file)")
+    jsonl.add_argument("--prefix", help="file name prefix: <prefix>-00001.jsonl, ... (default: the stream's name)")
+    jsonl.add_argument("--stream", help="only this stream's records (events and profiles go to different datasets); needed when the read has both")
+    jsonl.add_argument("--state-out", type=Path, help="write the read's last state per stream here, the list `read --state` takes")
+    jsonl.add_argument("--replace", action="store_true", help="delete the .jsonl files already in --out-dir first")
     jsonl.add_argument("--max-file-mb", type=float, default=DEFAULT_MAX_FILE_MB, help=f"largest file, in 10^6 bytes (default {DEFAULT_MAX_FILE_MB})")
+    upload = commands.add_parser("upload", help="send the .jsonl files of a folder to a dataset as one batch, complete it, print its status")
+    target = upload.add_mutually_exclusive_group(required=True)
+    target.add_argument("--dataset", help="the dataset's id")
+    target.add_argument("--ids", type=Path, help="setup's output (aep-ids.json); with --stream")
+    upload.add_argument("--stream", choices=STREAMS, default="events", help="which dataset of --ids (default events)")
+    upload.add_argument("--dir", required=True, type=Path, help="the folder jsonl wrote")
+    status = commands.add_parser("status", help="print a batch's status (JSON)")
+    status.add_argument("--batch", required=True, help="the batch id upload printed")
+    for verb in (setup, upload, status):
+        verb.add_argument("--base-url", help=f"AEP's API root (default $AEP_BASE_URL or {DEFAULT_BASE_URL})")
+        verb.add_argument("--sandbox", help="the sandbox name (default $AEP_SANDBOX)")
+    for verb in (upload, status):
+        verb.add_argument("--wait", type=float, default=0, help="seconds to wait for the batch to end (success or failed); default 0: "
+                          "report it once. Exit 0 only for success (or, without --wait, a batch still processing), 1 failed, 3 still processing")
     args = parser.parse_args(argv)
     if args.command == "jsonl":
-        return _jsonl(sys.stdin.buffer, args.out_dir, args.prefix, int(args.max_file_mb * 1_000_000), args.stream)
+        return write_batch(sys.stdin.buffer, args.out_dir, int(args.max_file_mb * 1_000_000), prefix=args.prefix, stream=args.stream,
+                           state_out=args.state_out, replace=args.replace)
     try:
-        raw = json.loads(args.config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        print(f"Cannot read the config {args.config}: {error}", file=sys.stderr)
-        return 1
-    try:
-        config = parse_config({**raw, "output_format": "xdm"} if isinstance(raw, dict) else raw)
-    except AirbyteTracedException as error:
-        print(error.message, file=sys.stderr)
+        if args.command in ("upload", "status"):
+            return _batch(args)
+        config = _config(args.config)
+        if config is None:
+            return 1
+        if args.command == "setup":
+            ids = Setup(_client(args), config.xdm).run(args.streams)  # type: ignore[arg-type]  # always set for output_format "xdm"
+            print(json.dumps(ids, indent=2))
+            return 0
+    except AepError as error:
+        print(f"AEP: {error}", file=sys.stderr)
         return 1
     payloads = {**all_payloads(config.xdm), **profile_payloads(config.xdm)}  # type: ignore[arg-type]  # always set for output_format "xdm"
     print(json.dumps(payloads[args.part] if args.part else payloads, indent=2, ensure_ascii=False))
     if not args.part:
         print(f"Replace {FIELD_GROUP_ID} with the field group's $id and {SCHEMA_ID} with the schema's $id from the answers to their POSTs "
-              f"(for profiles: {PROFILE_FIELD_GROUP_ID} and {PROFILE_SCHEMA_ID}).", file=sys.stderr)
+              f"(for profiles: {PROFILE_FIELD_GROUP_ID} and {PROFILE_SCHEMA_ID}), or let `setup` do it all.", file=sys.stderr)
     return 0
 
 
-def _jsonl(messages: BinaryIO, out_dir: Path, prefix: str, max_bytes: int, stream: Optional[str] = None) -> int:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files: List[Tuple[Path, int, int]] = []  # (path, records, bytes)
-    current: Optional[BinaryIO] = None
-    errors: List[str] = []
-    for line in messages:
-        if not line.startswith(b"{"):
-            continue
-        message = json.loads(line)  # the stdlib: integers of any size stay exact
-        if message.get("type") == "TRACE" and (message.get("trace") or {}).get("error"):
-            errors.append(message["trace"]["error"].get("message", "an error"))
-        if message.get("type") != "RECORD" or (stream is not None and message["record"].get("stream") != stream):
-            continue
-        record = _compact(message["record"]["data"]) + b"\n"
-        if current is None or (files[-1][2] and files[-1][2] + len(record) > max_bytes):
-            if current is not None:
-                current.close()
-            path = out_dir / f"{prefix}-{len(files) + 1:05d}.jsonl"
-            current = open(path, "wb")
-            files.append((path, 0, 0))
-        current.write(record)
-        path, count, size = files[-1]
-        files[-1] = (path, count + 1, size + len(record))
-    if current is not None:
-        current.close()
-    for path, count, size in files:
-        print(f"{path}: {count} records, {size:,} bytes", file=sys.stderr)
-    if errors:
-        print(f"The read failed, these files hold only part of it: {errors[-1]}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _compact(data: object) -> bytes:
+def _config(path: Path):
     try:
-        return orjson.dumps(data)
-    except TypeError:  # an integer beyond 64 bits (flat output only) or a lone surrogate: the stdlib writes both
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"Cannot read the config {path}: {error}", file=sys.stderr)
+        return None
+    try:
+        return parse_config({**raw, "output_format": "xdm"} if isinstance(raw, dict) else raw)
+    except AirbyteTracedException as error:
+        print(error.message, file=sys.stderr)
+        return None
+
+
+def _client(args: argparse.Namespace) -> AepClient:
+    return AepClient(AepSettings.from_env(base_url=args.base_url, sandbox=args.sandbox))
+
+
+def _batch(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if args.command == "upload":
+        dataset = args.dataset or _dataset_of(args.ids, args.stream)
+        batch = upload(client, dataset, args.dir)
+        if batch is None:
+            print(json.dumps({"dataset": dataset, "status": "nothing to upload"}))
+            return 0
+    else:
+        batch = args.batch
+    summary = report(batch, status(client, batch, args.wait))
+    print(json.dumps(summary))
+    if summary["status"] != "success" and summary["status"] in FINAL:
+        print(f"AEP: batch {batch} {summary['status']}: {'; '.join(summary.get('errors') or ['no error text'])}", file=sys.stderr)
+        return 1
+    if args.wait and summary["status"] != "success":  # waited, and AEP is not done: the caller must not treat it as loaded
+        print(f"AEP: batch {batch} is still {summary['status']} after {args.wait:g} s: "
+              f"ask again with `source-mixpanel-aep-xdm status --batch {batch} --wait 600`", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _dataset_of(ids_path: Path, stream: str) -> str:
+    try:
+        ids = json.loads(ids_path.read_text(encoding="utf-8"))
+        return str(ids[stream]["dataset"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise AepError(f"{ids_path} has no {stream} dataset ({type(error).__name__}: {error}): run `setup --config config.json > {ids_path}`") from None
 
 
 def run() -> None:

@@ -22,13 +22,14 @@ Rules:
 - `_id` is the record's id, not the person's (Adobe: a hash of the fields that make the record
   unique, no colons): a digest of the whole flat record. The same profile read twice unchanged (the
   cursor's overlap, a restarted query) gets the same `_id`; any change gives a new one.
-- A reserved value XDM's standard field refuses (an `$email` without `@` and a domain, a
+- A reserved value XDM's standard field refuses (an `$email` that is not a valid address, a
   `$country_code` that is not two letters) is left out of that field and kept in `properties`
   under its original name; one that had to be converted (`gb` -> `GB`, a number `$phone` -> its
   text) is kept there too, as for events. Nothing is lost.
 - `$email`, when the standard field takes it, is also an identity in AEP's standard `Email`
   namespace (ambiguous, not primary); distinct_id is the primary identity under its configured
-  namespace. No null anywhere.
+  namespace. AEP's identity guardrails (`xdm.usable_identity`): a value it blocks is no identity.
+  No null anywhere.
 """
 
 from __future__ import annotations
@@ -42,7 +43,14 @@ from .xdm import PROPERTIES_FIELD, Field, XdmSettings, add_identity, strings_in_
 
 EMAIL_NAMESPACE = "Email"  # AEP's standard namespace: every organisation has it
 COUNTRY_CODE_PATTERN = "^[A-Z]{2}$"  # Adobe's geo datatype: ISO 3166-1 alpha-2
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")  # what can be a mailbox: one @, no spaces, a dotted domain
+# What AEP's `format: email` takes (adobe/xdm's emailaddress datatype; streaming ingestion refuses the rest): ASCII
+# only, a dot-atom local part (no leading, trailing or doubled dot; no `<>,;:()[]"` or spaces) of at most 64
+# characters, and a domain of letter/digit/hyphen labels (none starting or ending with `-`) under a top-level
+# domain of letters, at most 254 characters in all.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
+EMAIL_MAX_LENGTH = 254
 
 
 def _as_is(value: str) -> Optional[str]:
@@ -50,7 +58,7 @@ def _as_is(value: str) -> Optional[str]:
 
 
 def _email(value: str) -> Optional[str]:
-    return value if _EMAIL.match(value) else None
+    return value if len(value) <= EMAIL_MAX_LENGTH and _EMAIL.fullmatch(value) else None
 
 
 def _country_code(value: str) -> Optional[str]:
@@ -98,7 +106,7 @@ def to_xdm_profile(flat: Dict[str, Any], settings: XdmSettings) -> Dict[str, Any
     properties: Dict[str, Any] = flat.pop(PROPERTIES_FIELD, None) or {}
     identities: Dict[str, List[Dict[str, Any]]] = {}
     namespace = settings.namespaces.get("distinct_id")
-    if namespace:
+    if namespace:  # a distinct_id AEP blocks ("null", over 1,024 characters) is no identity; it stays `_<tenant>.distinct_id`, the key
         add_identity(identities, namespace, flat["distinct_id"], "ambiguous", True)
     standard: Dict[str, Any] = {}
     for field in STANDARD_FIELDS:
@@ -114,8 +122,8 @@ def to_xdm_profile(flat: Dict[str, Any], settings: XdmSettings) -> Dict[str, Any
         for key in field.path[:-1]:
             node = node.setdefault(key, {})
         node[field.path[-1]] = taken
-        if field.column == "email":
-            add_identity(identities, EMAIL_NAMESPACE, taken, "ambiguous", False)
+        if field.column == "email" and not add_identity(identities, EMAIL_NAMESPACE, taken, "ambiguous", False):
+            properties.setdefault(field.source, value)  # an address Identity Service blocks: kept in the map as well
     if identities:
         record["identityMap"] = identities
     record.update(standard)

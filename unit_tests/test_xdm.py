@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from source_mixpanel_aep.mapping import PROMOTED, to_record
-from source_mixpanel_aep.xdm import AEP_FIELDS, DEFAULT_NAMESPACES, XdmSettings, field_name, promoted_fields, record_builder
+from source_mixpanel_aep.xdm import AEP_FIELDS, DEFAULT_NAMESPACES, XdmSettings, add_identity, field_name, promoted_fields, record_builder
 from source_mixpanel_aep.xdm_payloads import field_group
 from unit_tests.xdm_validator import XdmValidator
 
@@ -276,3 +276,55 @@ def test_every_flat_column_is_one_of_aeps_fields_so_the_tenant_object_can_be_the
     every_column = {raw: "1" for raw in PROMOTED} | {"$import": True, "$mp_api_timestamp_ms": 1, "mp_processing_time_ms": 2}
     flat = to_record({"event": "e", "properties": {"time": TIME_MS, **every_column, "other": "x"}})
     assert set(flat) - {"_id", "timestamp", "properties"} == {field.name for field in AEP_FIELDS}
+
+
+# --- AEP's identity guardrails ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "distinct_id",
+    [
+        pytest.param("null", id="the text null"),
+        pytest.param("NULL", id="upper case"),
+        pytest.param("Anonymous", id="anonymous, any case"),
+        pytest.param("invalid", id="invalid"),
+        pytest.param(" null ", id="blanks around a blocked value"),
+        pytest.param("   ", id="only blanks"),
+        pytest.param("x" * 1025, id="longer than 1,024 characters"),
+    ],
+)
+def test_given_a_distinct_id_aep_blocks_then_it_is_no_identity_and_leaves_the_primary_field_for_properties(distinct_id):
+    record = xdm({"distinct_id": distinct_id, "$device_id": "d-1"})
+    assert record["identityMap"] == {"MixpanelDeviceId": [item("d-1")]}
+    assert "distinct_id" not in tenant(record)  # the descriptor makes this field the primary identity
+    assert tenant(record)["properties"]["distinct_id"] == distinct_id
+
+
+@pytest.mark.parametrize(
+    "properties, namespaces, expected",
+    [
+        pytest.param({"distinct_id": "u1", "$device_id": "anonymous", "$user_id": "null"}, {}, {"MixpanelDistinctId": [item("u1", primary=True)]},
+                     id="blocked device and user ids"),
+        pytest.param({"distinct_id": "u1", "$device_id": "d" * 1025}, {}, {"MixpanelDistinctId": [item("u1", primary=True)]},
+                     id="a device id over 1,024 characters"),
+        pytest.param({"distinct_id": "x" * 1024}, {}, {"MixpanelDistinctId": [item("x" * 1024, primary=True)]}, id="exactly 1,024 characters is taken"),
+        pytest.param({"distinct_id": "nullable", "$user_id": "anon"}, {}, {"MixpanelDistinctId": [item("nullable", primary=True)],
+                                                                           "MixpanelUserId": [item("anon", "authenticated")]},
+                     id="a blocked word inside a longer id is fine"),
+        pytest.param({"distinct_id": "u1", "$device_id": "invalid", "$user_id": "Null"},
+                     {"device_id": "MixpanelDistinctId", "user_id": "MixpanelDistinctId"}, {"MixpanelDistinctId": [item("u1", primary=True)]},
+                     id="ids sharing distinct_id's namespace: still refused"),
+    ],
+)
+def test_given_device_or_user_ids_aep_blocks_then_they_stay_in_properties_only(properties, namespaces, expected):
+    record = xdm(properties, namespaces=namespaces)
+    assert record["identityMap"] == expected
+    for key in ("$device_id", "$user_id"):
+        if key in properties:
+            assert tenant(record)["properties"][key] == properties[key]
+
+
+def test_given_a_record_with_20_identities_then_a_21st_is_refused_and_the_caller_is_told():
+    identity_map = {"X": [item(f"id-{index}") for index in range(20)]}
+    assert add_identity(identity_map, "Y", "one-more", "ambiguous", False) is False
+    assert "Y" not in identity_map and sum(map(len, identity_map.values())) == 20
+    assert add_identity({}, "Y", "null", "ambiguous", False) is False
+    assert add_identity({}, "Y", "ok-id", "ambiguous", False) is True

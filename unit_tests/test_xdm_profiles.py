@@ -153,3 +153,60 @@ def test_the_flat_record_is_not_needed_after_mapping_and_its_properties_are_reus
     properties = flat["properties"]
     record = to_xdm_profile(flat, settings())
     assert record[TENANT]["properties"] is properties  # consumed, not copied: one dict per profile
+
+
+# --- emails AEP's format: email refuses, and AEP's identity guardrails ------------------------------------
+@pytest.mark.parametrize(
+    "email",
+    [
+        pytest.param("ada@example.com", id="plain"),
+        pytest.param("ada.lovelace+news@mail.example.co.uk", id="dots, plus and a subdomain"),
+        pytest.param("o'brien_x-1@example.io", id="apostrophe, underscore, hyphen"),
+        pytest.param("A@EXAMPLE.COM", id="capitals"),
+    ],
+)
+def test_given_a_valid_email_then_it_is_the_personal_email_and_an_email_identity(email):
+    record = xdm({"$email": email})
+    assert record["personalEmail"] == {"address": email}
+    assert record["identityMap"]["Email"] == [{"id": email, "authenticatedState": "ambiguous", "primary": False}]
+    assert "properties" not in record[TENANT]
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        pytest.param("a..b@example.com", id="two dots in a row"),
+        pytest.param("a.@example.com", id="a dot before the @"),
+        pytest.param(".a@example.com", id="a leading dot"),
+        pytest.param("<a>@example.com", id="angle brackets"),
+        pytest.param("a,b@example.com", id="a comma"),
+        pytest.param("a b@example.com", id="a space"),
+        pytest.param("josé@example.com", id="non-ASCII local part"),
+        pytest.param("a@exämple.com", id="non-ASCII domain"),
+        pytest.param("a@@example.com", id="two @"),
+        pytest.param("a@example", id="no top-level domain"),
+        pytest.param("a@example.c", id="a one-letter top-level domain"),
+        pytest.param("a@-example.com", id="a label starting with a hyphen"),
+        pytest.param("a@example..com", id="an empty label"),
+        pytest.param("a@example.com\n", id="a trailing newline"),
+        pytest.param("x" * 65 + "@example.com", id="a local part over 64 characters"),
+        pytest.param("a@" + "b" * 250 + ".com", id="over 254 characters"),
+        pytest.param("null", id="a blocked identity value"),
+    ],
+)
+def test_given_an_email_aep_refuses_then_it_is_neither_personal_email_nor_identity_and_stays_in_properties(email):
+    record = xdm({"$email": email})
+    assert "personalEmail" not in record
+    assert record["identityMap"] == PRIMARY_U1
+    assert record[TENANT]["properties"] == {"$email": email}
+
+
+@pytest.mark.parametrize(
+    "distinct_id",
+    [pytest.param("null", id="null"), pytest.param("Anonymous", id="anonymous"), pytest.param("INVALID", id="invalid"),
+     pytest.param("x" * 1025, id="over 1,024 characters")],
+)
+def test_given_a_distinct_id_aep_blocks_then_the_profile_has_no_such_identity_but_keeps_it_as_its_key(distinct_id):
+    record = xdm({"$email": "ada@example.com"}, distinct_id=distinct_id)
+    assert record["identityMap"] == {"Email": [{"id": "ada@example.com", "authenticatedState": "ambiguous", "primary": False}]}
+    assert record[TENANT]["distinct_id"] == distinct_id  # the stream's primary key: the record must keep it

@@ -8,7 +8,8 @@ the *field group payload* a user POSTs (`xdm_payloads.field_group`), joined with
 `_id`, `timestamp`, `eventType` and the IdentityMap field group written out by hand from Adobe's
 XDM definitions; no key outside them is allowed (streaming ingestion rejects unknown keys). On top,
 the XDM rules a JSON schema cannot say: no null anywhere, field names, integers within XDM's long
-range anywhere, `_id` without colons, a UTC timestamp with milliseconds (events), at most one primary identity.
+range anywhere, `_id` without colons, a UTC timestamp with milliseconds (events), at most one primary identity,
+AEP's identity guardrails (no blocked id, none over 1,024 characters, at most 20 per record).
 
 For profiles the standard fields are the XDM Individual Profile class's `_id`, the IdentityMap
 field group, and the fields records use of Demographic Details (`person.name`) and Personal
@@ -136,6 +137,13 @@ def xdm_rule_violations(record: Any, schema: Mapping[str, Any]) -> List[str]:
         primaries = [item for items in (record.get("identityMap") or {}).values() for item in items if isinstance(item, dict) and item.get("primary")]
         if len(primaries) > 1:
             problems.append(f"identityMap: {len(primaries)} primary identities")
+        items = [item for items in (record.get("identityMap") or {}).values() for item in items if isinstance(item, dict)]
+        if len(items) > 20:
+            problems.append(f"identityMap: {len(items)} identities, AEP takes 20 per record")
+        for item in items:
+            id_ = item.get("id")
+            if isinstance(id_, str) and (id_.strip().lower() in ("", "null", "anonymous", "invalid") or len(id_) > 1024):
+                problems.append(f"identityMap: the id {id_[:40]!r} is one AEP's Identity Service blocks")
     return problems
 
 

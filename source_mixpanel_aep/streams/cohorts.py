@@ -12,10 +12,16 @@
 each), paged like profiles; only `$last_seen` is asked for, to keep pages small. A cohort deleted
 between the list and its members query (Mixpanel refuses the filter with a 400/404 naming the
 cohort) is skipped with a WARN.
+
+A cohort whose query session expires is read in parts like `profiles` (streams/parts.py): the
+Engage query takes `where` on `$last_seen` together with `filter_by_cohort`, members without a
+profile are in the `not defined(...)` part. Full refresh only, so no STATE between parts; the same
+bound (a part that cannot be split and keeps expiring fails the sync with a transient_error).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
@@ -24,6 +30,7 @@ from airbyte_cdk.models import SyncMode
 
 from ..people import Unmappable, to_cohort, to_member
 from .http import error_text
+from .parts import Part, PartPlan
 from .query import QueryStream, body_of
 
 
@@ -55,10 +62,12 @@ class CohortMembersStream(QueryStream):
 
     def __init__(self, config: Any, **kwargs: Any):
         self._slice: Mapping[str, Any] = {}
+        self._skipped = False  # the cohort was deleted after cohorts/list
         super().__init__(config, **kwargs)
         self._cohorts = CohortsStream(config, **kwargs)
 
     def stream_slices(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Optional[Mapping[str, Any]]]:
+        self._delivered = 0
         for cohort in self._cohorts.read_records(SyncMode.full_refresh):
             yield {"cohort_id": cohort["id"], "cohort_name": cohort.get("name", "")}
 
@@ -68,11 +77,23 @@ class CohortMembersStream(QueryStream):
 
     def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Any]:
         self._slice = stream_slice or {}
-        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
-        self.logger.info(f"{self.describe()}: {self._emitted:,} members in {self._pages} page(s)")
+        self._plan = plan = PartPlan(Part(), dt.datetime.now(dt.timezone.utc))
+        before, pages = self._delivered, 0
+        while (part := plan.next()) is not None:
+            if part.kind == "done":
+                plan.completed(part)
+                continue
+            self._skipped = False
+            yield from super().read_records(sync_mode, cursor_field, {**self._slice, "part": part}, stream_state)
+            pages += self._pages
+            if self._skipped:
+                return
+            self.after_part(plan, self._slice)
+        parts = f", {plan.parts_read} queries" if plan.splits else ""
+        self.logger.info(f"{self.describe()}: {self._delivered - before:,} members in {pages} page(s){parts}")
 
     def request_body_data(self, stream_state: Optional[Mapping[str, Any]], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-        body = self.engage_body(next_page_token)
+        body = self.engage_body(next_page_token, stream_slice)
         body["filter_by_cohort"] = json.dumps({"id": (stream_slice or {})["cohort_id"]})
         body["output_properties"] = json.dumps(["$last_seen"])
         return body
@@ -83,6 +104,7 @@ class CohortMembersStream(QueryStream):
                 f"{self.describe()}: Mixpanel no longer knows this cohort ({error_text(response)}); it was probably deleted "
                 "after cohorts/list. Skipped."
             )
+            self._skipped = True
             return None
         return super().refused(response)
 

@@ -5,16 +5,20 @@
     -> {"page": 0, "page_size": 1000, "session_id": "...", "total": 4200,
         "results": [{"$distinct_id": "4", "$properties": {"$last_seen": "2008-06-09T23:08:40", "$email": "..."}}]}
 
-One query per sync, paged by session (streams/query.py), 1000 profiles a page: memory holds one
-page. Incremental: the server narrows the query with `where` `$last_seen > cursor`, so a second
-sync reads only profiles seen since, each once.
+One query per sync while it fits in one session, paged by session (streams/query.py), 1000
+profiles a page: memory holds one page. A query whose session expires is read in parts by
+`$last_seen` ranges (streams/parts.py), a CDK slice each: one STATE after each complete part.
+Incremental: the server narrows the query with `where` `$last_seen > cursor`, so a second sync
+reads only profiles seen since, each once.
 
 The cursor (`{"last_seen": "<UTC>"}`) means "every profile last seen up to here has been read". A
 profile can show up in the query a little after its `$last_seen` (ingestion lag, the connector's
 clock against Mixpanel's), so after a complete query started at S the cursor becomes
 min(newest `$last_seen` read, S - CURSOR_OVERLAP): on a busy project the next sync re-reads the
 last hour's profiles; on a quiet one, nothing it has already read. It moves only when the whole
-query was read (a run that breaks off mid-way leaves it where it was) and never backwards.
+query, or a part of it, was read: after the part (low, high] it becomes min(high, S - CURSOR_OVERLAP),
+as parts are read in ascending `$last_seen`; a run that breaks off mid-way leaves it after the last
+complete part. It never moves backwards.
 
 With `output_format: "xdm"` each record is an XDM Individual Profile (xdm_profiles.py), made from
 the flat record after the cursor has read `last_seen` from it, so the state is the same in both
@@ -30,13 +34,14 @@ import datetime as dt
 from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import FailureType, SyncMode, Type
 from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..people import Unmappable, to_profile
 from ..xdm_profile_payloads import profile_record_json_schema
 from ..xdm_profiles import to_xdm_profile
+from .parts import Part, PartPlan
 from .query import QueryStream
 
 CURSOR_FIELD = "last_seen"
@@ -57,6 +62,7 @@ class ProfilesStream(QueryStream, CheckpointMixin):
 
     def __init__(self, config: Any, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc), **kwargs: Any):
         self._now = now
+        self._started = now()
         self._cursor: Optional[dt.datetime] = None
         self._newest: Optional[dt.datetime] = None
         self._unmappable = 0
@@ -94,21 +100,30 @@ class ProfilesStream(QueryStream, CheckpointMixin):
             )
             raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
 
-    # --- the query -----------------------------------------------------------------------------
+    # --- the query, in parts -------------------------------------------------------------------
     def stream_slices(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Optional[Mapping[str, Any]]]:
+        """One slice per part; each reads the plan's lowest pending part (the CDK looks at two slices ahead of reading)."""
+        self._started, self._newest, self._unmappable, self._delivered = self._now(), None, 0, 0
         if sync_mode == SyncMode.incremental and self._cursor is not None:
-            self.logger.info(f"Stream 'profiles': reading profiles last seen after the cursor {format_cursor(self._cursor)}.")
-            return [{"since": format_cursor(self._cursor)}]
-        if sync_mode == SyncMode.incremental:
-            self.logger.info("No saved state for stream 'profiles': reading every profile.")
-        return [{}]
+            self.logger.info(f"{self.describe()}: reading profiles last seen after the cursor {format_cursor(self._cursor)}.")
+            first = Part("range", low=self._cursor)
+        else:
+            if sync_mode == SyncMode.incremental:
+                self.logger.info(f"No saved state for stream '{self.name}': reading every profile.")
+            first = Part()
+        self._plan = plan = PartPlan(first, self._started)
+        number = 0
+        while not plan.done:
+            number += 1
+            yield {"query_part": number}
+        if self._unmappable:
+            self.logger.warning(f"{self.describe()}: {self._unmappable} profile(s) could not be mapped and were not emitted (see warnings above).")
+        cursor = format_cursor(self._cursor) if self._cursor else "none (no profile had $last_seen)"
+        parts = f"{plan.parts_read} queries ({plan.splits} splits)" if plan.splits else "1 query"
+        self.logger.info(f"{self.describe()}: {self._delivered:,} profiles in {parts}; cursor now {cursor}")
 
     def request_body_data(self, stream_state: Optional[Mapping[str, Any]], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-        body = self.engage_body(next_page_token)
-        if stream_slice and stream_slice.get("since"):
-            # Mixpanel compares profile datetimes as offset-less UTC text
-            body["where"] = f'properties["$last_seen"] > "{stream_slice["since"].rstrip("Z")}"'
-        return body
+        return self.engage_body(next_page_token, stream_slice)
 
     def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Dict[str, Any]]:
         for result in self.results(response):
@@ -128,16 +143,48 @@ class ProfilesStream(QueryStream, CheckpointMixin):
             yield to_xdm_profile(record, self._xdm) if self._xdm else record
 
     def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[StreamData]:
-        self._newest, self._unmappable = None, 0
-        started = self._now()
-        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
-        # The whole query was read: only now may the cursor move, never past what may still show up, never backwards.
-        if self._newest is not None:
-            read_up_to = min(self._newest, started - CURSOR_OVERLAP)
-            if self._cursor is None or read_up_to > self._cursor:
-                self._cursor = read_up_to
-        if self._unmappable:
-            self.logger.warning(f"{self.describe()}: {self._unmappable} profile(s) could not be mapped and were not emitted (see warnings above).")
-        cursor = format_cursor(self._cursor) if self._cursor else "none (no profile had $last_seen)"
-        self.logger.info(f"{self.describe()}: {self._emitted:,} profiles in {self._pages} page(s); cursor now {cursor}")
+        plan = self._plan
+        if plan is None:  # read_records without stream_slices (a caller of the CDK's internals): the whole query
+            self._plan = plan = PartPlan(Part("range", low=self._cursor) if self._cursor else Part(), self._now())
+            self._started = self._now()
+        part = plan.next()
+        if part is None:  # the slice the CDK asked for ahead found every part read
+            return
+        if part.kind == "done":  # read already, from a sorted session: only its checkpoint is left
+            plan.completed(part)
+            self._move_cursor(part)
+            return
+        part_slice = {**(stream_slice or {}), "part": part}
+        yield from super().read_records(sync_mode, cursor_field, part_slice, stream_state)
+        if self.after_part(plan, part_slice):
+            self._move_cursor(part)
+            if part.kind != "all":
+                self.logger.info(f"{self.describe()}: {part.describe()} read, {self._emitted:,} profiles in {self._pages} page(s)")
 
+    def _move_cursor(self, part: Part) -> None:
+        """A complete part: every profile last seen up to its top has been read (parts are read in ascending $last_seen)."""
+        if part.kind == "undefined":
+            return
+        top = part.high if part.kind in ("range", "done") and part.high is not None else self._newest
+        if top is None:
+            return
+        read_up_to = min(top, self._started - CURSOR_OVERLAP)
+        if self._cursor is None or read_up_to > self._cursor:
+            self._cursor = read_up_to
+
+    def read(self, configured_stream: Any, logger: Any, slice_logger: Any, stream_state: Any, state_manager: Any, internal_config: Any) -> Iterable[StreamData]:
+        """The CDK's read, without a STATE that repeats the last one (a part that was split, the slice read ahead).
+
+        A sync whose state never changed still ends with one STATE, as before.
+        """
+        last, held, emitted = dict(self.state), None, False
+        for item in super().read(configured_stream, logger, slice_logger, stream_state, state_manager, internal_config):
+            if getattr(item, "type", None) == Type.STATE:
+                current = dict(self.state)
+                if current == last:
+                    held = item
+                    continue
+                last, held, emitted = current, None, True
+            yield item
+        if held is not None and not emitted:
+            yield held

@@ -13,13 +13,16 @@ is what turned a 14-minute profile sync into 8 hours in Airbyte's connector (its
 429 still waits for Retry-After.
 
 Faults: 5xx, 429, resets and timeouts retry the same page (the CDK's HttpClient, our backoff); an
-expired or unknown session_id (400 naming the session) restarts the query from page 0 with a WARN;
-a page still failing after the retries ends the stream with a transient_error naming the page.
+expired or unknown session_id (400 naming the session) ends the part being read, with a WARN, and
+it is read again as two smaller parts (streams/parts.py: `$last_seen` ranges), so a query whose
+pages outlive their session still finishes; a part that cannot be split and keeps expiring, or a
+page still failing after the retries, ends the stream with a transient_error naming it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,6 +36,7 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import MixpanelConfig
+from ..people import utc_datetime
 from .http import (
     MAX_RETRIES,
     READ_SETTINGS,
@@ -44,10 +48,13 @@ from .http import (
     error_text,
     last_failure,
 )
+from .parts import SESSION_RESTARTS, Part, PartPlan, Unfinishable
+
+__all__ = ["SESSION_RESTARTS", "QueryBudget", "QueryStream"]
 
 QUERIES_PER_HOUR = 60
-SESSION_RESTARTS = 3  # an expired session restarts the query; more than this many times in one query fails it
 PROGRESS_EVERY_PAGES = 10
+SORTED_EVIDENCE = 10  # strict rises of $last_seen in the pages read before they are trusted to be sorted by it
 _BODY = "_mixpanel_body"  # the parsed JSON answer, kept on the response by the error handler
 
 
@@ -61,6 +68,11 @@ def sent_form(response: requests.Response) -> Dict[str, str]:
 
 def body_of(response: requests.Response) -> Any:
     return getattr(response, _BODY, None)
+
+
+def _instant(value: Optional[str]) -> Optional[dt.datetime]:
+    text = utc_datetime(value)
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text is not None else None
 
 
 class QueryErrorHandler(ExportErrorHandler):
@@ -143,8 +155,16 @@ class QueryStream(HttpStream):
         self._max_retries = max_retries
         self._pages = 0
         self._emitted = 0
-        self._restarts = 0
         self._total: Optional[int] = None
+        self._plan: Optional[PartPlan] = None
+        self._part = Part()
+        self._outcome = "complete"  # of the part read last: "complete", "expired" (its session), "too_big" (split at page 0)
+        self._refused_page = "?"
+        self._seen: Optional[List[str]] = None  # [min, max] $last_seen text of the part's results so far
+        self._sorted: Optional[str] = None  # the last $last_seen read while the part's results came sorted by it, else None
+        self._unsorted = False
+        self._rises = 0  # strict increases of $last_seen seen while sorted: the evidence that the order is by it
+        self._delivered = 0  # by this stream in this sync, over every part
         super().__init__(authenticator=authenticator(config.credentials), api_budget=budget or QueryBudget())
 
     @property
@@ -179,11 +199,13 @@ class QueryStream(HttpStream):
         return backoff_strategy(dataclasses.replace(READ_SETTINGS, max_retries=self._max_retries), self.logger)
 
     # --- Engage paging -----------------------------------------------------------------------
-    def engage_body(self, next_page_token: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    def engage_body(self, next_page_token: Optional[Mapping[str, Any]], stream_slice: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         token = next_page_token or {}
-        if token.get("session_id"):
-            return {"session_id": token["session_id"], "page": token["page"]}
-        return {}
+        body: Dict[str, Any] = {"session_id": token["session_id"], "page": token["page"]} if token.get("session_id") else {}
+        where = ((stream_slice or {}).get("part") or Part()).where()
+        if where:
+            body["where"] = where
+        return body
 
     def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
         if response.status_code != 200:
@@ -195,25 +217,16 @@ class QueryStream(HttpStream):
             self._total = body["total"]
         if self._pages % PROGRESS_EVERY_PAGES == 0:
             self.logger.info(f"{self.describe()}: {self._emitted:,} {self.noun} so far of {self._total if self._total is not None else '?'} ({self._pages} pages)")
-        if not isinstance(page_size, int) or len(results) < page_size or not body.get("session_id"):
+        if self._outcome == "too_big" or not isinstance(page_size, int) or len(results) < page_size or not body.get("session_id"):
             return None
         return {"session_id": body["session_id"], "page": int(body.get("page", 0)) + 1}
 
     def refused(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        """A refused session (the only 400 the error handler lets through here): the query again from page 0."""
-        self._restarts += 1
-        page = sent_form(response).get("page", "?")
-        if self._restarts > SESSION_RESTARTS:
-            message = (
-                f"{self.describe()}: Mixpanel refused the query's session_id {self._restarts} times ({error_text(response)}); "
-                "gave up. Nothing of this query was checkpointed; run the sync again."
-            )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
-        self.logger.warning(
-            f"{self.describe()}: Mixpanel no longer knows the query's session_id at page {page} ({error_text(response)}); "
-            f"reading the query again from page 0 ({self._emitted:,} {self.noun} already emitted may repeat: dedupe on the primary key)."
-        )
-        return {"page": 0, "restart": self._restarts}
+        """A refused session (the only 400 the error handler lets through here): this part ends, to be split (see after_part)."""
+        self._outcome = "expired"
+        self._refused_page = sent_form(response).get("page", "?")
+        self._refused_text = error_text(response)
+        return None
 
     def results(self, response: requests.Response) -> List[Any]:
         body = body_of(response)
@@ -221,24 +234,125 @@ class QueryStream(HttpStream):
         if response.status_code == 200 and not isinstance(results, list):
             message = f"{self.describe()}: Mixpanel's answer has no results list: {str(body)[:200]}"
             raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
-        return results or []
+        if not results:
+            return []
+        page_size, total = body.get("page_size"), body.get("total")
+        plan = self._plan
+        self._note_seen(results)
+        if plan is not None and self._pages == 0 and isinstance(page_size, int) and page_size > 0 and isinstance(total, int):
+            if self._unsorted and plan.too_big(self._part, total // page_size + 1, self.seen_range()):
+                self._outcome = "too_big"  # its records come again from the smaller parts: not emitted twice
+                return []
+        return results
+
+    def _note_seen(self, results: List[Any]) -> None:
+        """The range of `$last_seen` read from this part: where it is split if its session expires."""
+        seen, last, unsorted, rises = self._seen, self._sorted, self._unsorted, self._rises
+        for result in results:
+            properties = result.get("$properties") if isinstance(result, dict) else None
+            value = properties.get("$last_seen") if isinstance(properties, dict) else None
+            if isinstance(value, str) and not unsorted:
+                if last is not None and value < last:
+                    unsorted = True
+                elif last is not None and value > last:
+                    rises += 1
+                last = value
+            if isinstance(value, str):
+                if seen is None:
+                    seen = self._seen = [value, value]
+                elif value < seen[0]:
+                    seen[0] = value
+                elif value > seen[1]:
+                    seen[1] = value
+        self._sorted, self._unsorted, self._rises = last, unsorted, rises
+
+    def seen_range(self) -> Optional[tuple]:
+        if self._seen is None:
+            return None
+        low, high = (_instant(value) for value in self._seen)
+        return (low, high) if low is not None and high is not None else None
+
+    def sorted_up_to(self) -> Optional[dt.datetime]:
+        """Where the pages read were sorted by $last_seen up to; None unless they were, with SORTED_EVIDENCE rises.
+
+        A few profiles, or many sharing one $last_seen (a bulk import), look sorted in any order:
+        taking them for sorted would call a range done that is not, so they are split instead.
+        """
+        if self._sorted is None or self._unsorted or self._rises < SORTED_EVIDENCE:
+            return None
+        return _instant(self._sorted)
 
     # --- reading -----------------------------------------------------------------------------
     def describe(self, stream_slice: Optional[Mapping[str, Any]] = None) -> str:
         return f"Stream '{self.name}'"
 
     def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[StreamData]:
-        """The CDK's paging (request_body_data, next_page_token, parse_response), with a failure that names the page."""
-        self._pages = self._emitted = self._restarts = 0
-        self._total = None
+        """One part (stream_slice["part"], default the whole query): the CDK's paging, with a failure that names the page.
+
+        Sets `_outcome`; the caller passes it to after_part.
+        """
+        self._pages = self._emitted = 0
+        self._total, self._seen, self._outcome = None, None, "complete"
+        self._sorted, self._unsorted, self._rises, self._refused_text = None, False, 0, ""
+        self._part = (stream_slice or {}).get("part") or Part()
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
         except AirbyteTracedException as error:
             if not isinstance(error.__context__, BaseBackoffException):  # not the HttpClient giving up: already says what happened
                 raise
             message = (
-                f"{self.describe(stream_slice)}: page {self._pages} of the query could not be read after {self._max_retries} retries "
+                f"{self.describe(stream_slice)}: page {self._pages} of the query{self.part_words()} could not be read after {self._max_retries} retries "
                 f"(last answer: {last_failure(error)}). {self._emitted:,} {self.noun} of this query were emitted; nothing of it was "
                 "checkpointed, and the state emitted so far lets the next run resume. If Mixpanel is down or rate-limiting the project, run the sync again later."
             )
             raise AirbyteTracedException(message=message, internal_message=error.internal_message, failure_type=FailureType.transient_error) from None
+        finally:
+            self._delivered += self._emitted
+
+    def part_words(self) -> str:
+        return "" if self._part.kind == "all" else f" ({self._part.describe()})"
+
+    def after_part(self, plan: PartPlan, stream_slice: Optional[Mapping[str, Any]] = None) -> bool:
+        """What the part just read means for the plan; True when it is complete. Raises the transient_error of an unfinishable part."""
+        part = self._part
+        if self._outcome == "complete":
+            plan.completed(part)
+            return True
+        try:
+            parts = plan.expired(part, self._pages, self.seen_range(), early=self._outcome == "too_big", sorted_up_to=self.sorted_up_to())
+        except Unfinishable as why:
+            message = (
+                f"{self.describe(stream_slice)}: Mixpanel keeps forgetting the query's session ({self._refused_words()}): "
+                f"{part.describe()} could not be read, {why}. {self._delivered:,} {self.noun} were emitted in this sync "
+                f"({self._emitted:,} from this part, which may repeat), in {plan.parts_read} queries; "
+                + ("the state emitted so far lets the next run resume after the last complete part. " if self.supports_incremental else "")
+                + "Run the sync again later; if it fails the same way, Mixpanel's sessions are too short for this project's paging."
+            )
+            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error) from None
+        if self._outcome == "too_big":
+            self.logger.info(
+                f"{self.describe(stream_slice)}: {part.describe()} holds {self._total:,} {self.noun}, more than a session served "
+                f"({plan.capacity_pages} pages); read in {len(parts)} parts instead."
+            )
+        elif len(parts) == 1:
+            self.logger.warning(
+                f"{self.describe(stream_slice)}: Mixpanel no longer knows the query's session_id at page {self._refused_page} ({self._refused_words()}); "
+                f"{part.describe()} cannot be split, so it is read again from page 0 ({self._emitted:,} {self.noun} already emitted may repeat: "
+                "dedupe on the primary key)."
+            )
+        elif any(p.kind == "done" for p in parts):
+            self.logger.warning(
+                f"{self.describe(stream_slice)}: Mixpanel no longer knows the query's session_id at page {self._refused_page} ({self._refused_words()}); "
+                f"its pages came sorted by $last_seen, so the rest, {parts[-1].describe()}, is read as a new query "
+                f"({self.noun} of the last second read may repeat: dedupe on the primary key)."
+            )
+        else:
+            self.logger.warning(
+                f"{self.describe(stream_slice)}: Mixpanel no longer knows the query's session_id at page {self._refused_page} ({self._refused_words()}); "
+                f"{part.describe()} is read again in {len(parts)} smaller parts, by $last_seen ({self._emitted:,} {self.noun} already emitted may repeat: "
+                "dedupe on the primary key)."
+            )
+        return False
+
+    def _refused_words(self) -> str:
+        return getattr(self, "_refused_text", "") or "its session was refused"
