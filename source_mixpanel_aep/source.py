@@ -76,7 +76,7 @@ class SourceMixpanelAep(AbstractSource):
         """Called once by discover and once by read: each warns about unknown config keys there."""
         _warn_unknown_keys(logging.getLogger("airbyte"), config)
         parsed = parse_config(config)
-        budget = QueryBudget()  # one project, one Query API budget for the three query streams
+        budget = QueryBudget()  # one project, one Query API budget for all the query streams
         return [
             ExportStream(parsed),
             ProfilesStream(parsed, budget=budget),
