@@ -29,6 +29,9 @@ EVENTS_PER_DAY = 20
 # The Query API streams read every discovered stream in the standard suite's basic read: each must have records.
 ACCEPTANCE_PROFILES = 25
 ACCEPTANCE_COHORTS = [{"id": 101, "name": "Acceptance", "members": ["user-000001", "user-000002", "no-profile-1"]}]
+ACCEPTANCE_ANNOTATIONS = [{"id": 201, "project_id": 4242, "date": "2024-05-02 09:00:00", "description": "Acceptance release", "tags": [{"name": "release"}]}]
+ACCEPTANCE_FUNNELS = [{"funnel_id": 301, "name": "Acceptance funnel", "steps": ["App Open", "Sign up"]}]
+ACCEPTANCE_GROUPS = {1: [{"$distinct_id": "acme", "$properties": {"$last_seen": "2024-05-02T10:00:00", "$name": "Acme", "plan": "team"}}]}
 
 SAMPLE_CONFIG = "integration_tests/sample_config.json"
 INVALID_CONFIG = "integration_tests/invalid_config.json"

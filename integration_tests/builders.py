@@ -44,6 +44,9 @@ STREAMS = {
     "profiles": ([["distinct_id"]], ["last_seen"]),
     "cohorts": ([["id"]], None),
     "cohort_members": ([["cohort_id"], ["distinct_id"]], None),
+    "annotations": ([["id"]], ["date"]),
+    "funnels": ([["funnel_id"], ["date"]], ["date"]),
+    "group_profiles": ([["group_key"], ["group_id"]], ["last_seen"]),
 }
 SECRETS = (FAKE_SA_SECRET, FAKE_PROJECT_SECRET, FAKE_OAUTH_TOKEN)
 

@@ -2,7 +2,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from integration_tests.acceptance import ACCEPTANCE_COHORTS, ACCEPTANCE_DAYS, ACCEPTANCE_PROFILES, EVENTS_PER_DAY, make_runtime_root
+from integration_tests.acceptance import (
+    ACCEPTANCE_ANNOTATIONS,
+    ACCEPTANCE_COHORTS,
+    ACCEPTANCE_DAYS,
+    ACCEPTANCE_FUNNELS,
+    ACCEPTANCE_GROUPS,
+    ACCEPTANCE_PROFILES,
+    EVENTS_PER_DAY,
+    make_runtime_root,
+)
 from integration_tests.builders import FakeSleeps
 from integration_tests.fake_mixpanel import FakeMixpanel
 
@@ -38,5 +47,7 @@ def acceptance(tmp_path_factory):
     config's base_url pointing at the fake (see integration_tests/acceptance.py).
     """
     with FakeMixpanel(events_per_day=EVENTS_PER_DAY, days=ACCEPTANCE_DAYS, profiles=ACCEPTANCE_PROFILES, cohorts=ACCEPTANCE_COHORTS) as server:
+        server.reports.annotations, server.reports.funnels = list(ACCEPTANCE_ANNOTATIONS), list(ACCEPTANCE_FUNNELS)
+        server.people.groups = dict(ACCEPTANCE_GROUPS)
         root = make_runtime_root(tmp_path_factory.mktemp("acceptance"), server.url)
         yield SimpleNamespace(fake=server, root=root)

@@ -105,11 +105,14 @@ def test_discover_declares_an_incremental_events_stream_with_cursor_and_primary_
         ("profiles", {"full_refresh", "incremental"}, ["last_seen"], [["distinct_id"]], {"distinct_id", "last_seen", "created", "email", "properties"}),
         ("cohorts", {"full_refresh"}, [], [["id"]], {"id", "name", "description", "count", "is_visible", "created", "project_id"}),
         ("cohort_members", {"full_refresh"}, [], [["cohort_id"], ["distinct_id"]], {"cohort_id", "distinct_id"}),
+        ("annotations", {"full_refresh", "incremental"}, ["date"], [["id"]], {"id", "date", "description", "user", "tags", "project_id"}),
+        ("funnels", {"full_refresh", "incremental"}, ["date"], [["funnel_id"], ["date"]], {"funnel_id", "funnel_name", "date", "steps", "analysis"}),
+        ("group_profiles", {"full_refresh", "incremental"}, ["last_seen"], [["group_key"], ["group_id"]], {"group_key", "group_id", "last_seen", "name", "properties"}),
     ],
 )
 def test_discover_declares_the_query_api_streams(fake, name, modes, cursor, primary_key, columns):
     streams = {stream.name: stream for stream in run_discover(config(fake.url)).catalog.catalog.streams}
-    assert list(streams) == ["events", "profiles", "cohorts", "cohort_members"]
+    assert list(streams) == ["events", "profiles", "cohorts", "cohort_members", "annotations", "funnels", "group_profiles"]
     stream = streams[name]
     assert {mode.value for mode in stream.supported_sync_modes} == modes
     assert (stream.default_cursor_field or []) == cursor and stream.source_defined_primary_key == primary_key

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, List, Mapping, MutableMapping, Optional, Sequence
+from typing import Any, Callable, List, Mapping, MutableMapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -98,6 +98,7 @@ class MixpanelConfig:
     fresh_overlap_minutes: int = DEFAULT_OVERLAP_MINUTES  # the fresh part starts this long before the cursor (streams/plan.py)
     late_event_sweeps: int = DEFAULT_SWEEPS  # full re-reads of each past day inside the lookback
     window_target_events: int = DEFAULT_TARGET_EVENTS  # about this many events per request, once the rate is known
+    group_keys: Tuple[Tuple[str, int], ...] = ()  # (group key, data_group_id) for group_profiles
 
     @property
     def read_timezone(self) -> ZoneInfo:
@@ -450,6 +451,7 @@ def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime], checks: _Chec
         "fresh_overlap_minutes": run(_int_field, raw, "fresh_overlap_minutes", DEFAULT_OVERLAP_MINUTES, 0),
         "late_event_sweeps": run(_int_field, raw, "late_event_sweeps", DEFAULT_SWEEPS, 1),
         "window_target_events": run(_int_field, raw, "window_target_events", DEFAULT_TARGET_EVENTS, 1000),
+        "group_keys": run(_group_keys, raw),
     }
     xdm = run(_parse_xdm, raw)
     if checks.errors or checks.unexpected:
@@ -537,3 +539,21 @@ def query_host(raw: Mapping[str, Any], region: str) -> str:
     if raw.get("base_url") is not None:
         return _check_base_url(raw["base_url"])
     return REGION_QUERY_HOSTS[region]
+
+
+def _group_keys(raw: Mapping[str, Any]) -> Tuple[Tuple[str, int], ...]:
+    """`[{"group_key": "company_id", "data_group_id": 1}]` -> (("company_id", 1),); a config_error naming the entry otherwise."""
+    entries = raw.get("group_keys") or []
+    fix = 'Use e.g. [{"group_key": "company_id", "data_group_id": 1}] (the ids are in Project Settings > Group Keys), or remove it.'
+    if not isinstance(entries, list):
+        raise config_error("group_keys", f"{entries!r} is not a list.", fix)
+    keys = []
+    for number, entry in enumerate(entries):
+        key = entry.get("group_key") if isinstance(entry, Mapping) else None
+        group_id = entry.get("data_group_id") if isinstance(entry, Mapping) else None
+        if not isinstance(key, str) or not key or isinstance(group_id, bool) or not isinstance(group_id, int) or group_id < 0:
+            raise config_error(f"group_keys.{number}", f"{entry!r} is not a group key with a data_group_id.", fix)
+        keys.append((key, group_id))
+    if len({key for key, _ in keys}) < len(keys):
+        raise config_error("group_keys", "names a group key twice.", "List each group key once.")
+    return tuple(keys)

@@ -27,7 +27,10 @@ from .config import SPEC, parse_config, read_config_file
 from .config_warnings import config_warnings
 from .state import read_state_file, state_file_error
 from .streams import ExportStream
+from .streams.annotations import AnnotationsStream
 from .streams.cohorts import CohortMembersStream, CohortsStream
+from .streams.funnels import FunnelsStream
+from .streams.group_profiles import GroupProfilesStream
 from .streams.http import CHECK_SETTINGS
 from .streams.profiles import ProfilesStream
 from .streams.query import QueryBudget
@@ -85,12 +88,15 @@ class SourceMixpanelAep(AbstractSource):
         """Called once by discover and once by read: each warns about unknown config keys there."""
         _warn_unknown_keys(logging.getLogger("airbyte"), config)
         parsed = parse_config(config)
-        budget = QueryBudget()  # one project, one Query API budget for the three query streams
+        budget = QueryBudget()  # one project, one Query API budget for all the query streams
         return [
             ExportStream(parsed),
             ProfilesStream(parsed, budget=budget),
             CohortsStream(parsed, budget=budget),
             CohortMembersStream(parsed, budget=budget),
+            AnnotationsStream(parsed, budget=budget),
+            FunnelsStream(parsed, budget=budget),
+            GroupProfilesStream(parsed, budget=budget),
         ]
 
 

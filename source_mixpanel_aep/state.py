@@ -29,7 +29,7 @@ from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateMessageSerialize
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 STREAM_NAME = "events"
-KNOWN_STREAMS = (STREAM_NAME, "profiles", "cohorts", "cohort_members")
+KNOWN_STREAMS = (STREAM_NAME, "profiles", "cohorts", "cohort_members", "annotations", "funnels", "group_profiles")
 EXAMPLE = '[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "events"}, "stream_state": {"timestamp": "2024-05-01T00:00:00.000Z"}}}]'
 
 

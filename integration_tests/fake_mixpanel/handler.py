@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from .people import QUERY_PATHS, serve_query
+from .reports import is_report_path, serve_report
 
 if TYPE_CHECKING:
     from .server import FakeMixpanel
@@ -293,6 +294,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.record.at = self.fake._clock()  # a clock that fails (or is naive) is a 500
             if split.path in QUERY_PATHS:
                 serve_query(self, split.path, params)
+                return
+            if is_report_path(split.path):
+                serve_report(self, split.path, params)
                 return
             if self.command != "GET":
                 self.close_connection = True  # the request body (if any) is never read

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from .groups import open_group
+
 if TYPE_CHECKING:
     from .handler import _Handler
 
@@ -313,6 +315,8 @@ def _engage(people: PeopleData, form: dict[str, str], at: datetime.datetime | No
 def _open(people: PeopleData, form: dict[str, str], at: datetime.datetime | None = None) -> tuple[_Session, str]:
     output = json.loads(form["output_properties"]) if form.get("output_properties") else None
     where = parse_where(form["where"]) if form.get("where") else LastSeenFilter()
+    if form.get("data_group_id"):
+        return open_group(people, form, output, where, at)
     if form.get("filter_by_cohort"):
         wanted = json.loads(form["filter_by_cohort"]).get("id")
         cohort = next((c for c in people.cohorts if c["id"] == wanted and wanted not in people.deleted_after_list), None)

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 from .events import day_of_time, event_lines, last_arrival_ms
 from .handler import FAULT_KINDS, RecordedRequest, _Fault, _Handler, _Server
 from .people import DEFAULT_PAGE_SIZE, PeopleData
+from .reports import ReportsData
 from .where import time_filter
 
 _RAW = object()  # marks add_raw_line entries: sent verbatim, never filtered, never "expected"
@@ -128,6 +129,8 @@ class FakeMixpanel:
         self._thread: threading.Thread | None = None
         # The Query API (people.py): `profiles` generated profiles, `page_size` a page, `cohorts` with their "members".
         self.people = PeopleData(profiles=profiles, page_size=page_size, cohorts=cohorts)
+        self.reports = ReportsData()  # annotations and funnels (reports.py), set by a test
+        self.people.groups = {}  # data_group_id -> group profiles (groups.py), set by a test
         if events is not None:
             self.add_events(events)
 

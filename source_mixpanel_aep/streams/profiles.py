@@ -105,11 +105,11 @@ class ProfilesStream(QueryStream, CheckpointMixin):
         """One slice per part; each reads the plan's lowest pending part (the CDK looks at two slices ahead of reading)."""
         self._started, self._newest, self._unmappable, self._delivered = self._now(), None, 0, 0
         if sync_mode == SyncMode.incremental and self._cursor is not None:
-            self.logger.info(f"Stream 'profiles': reading profiles last seen after the cursor {format_cursor(self._cursor)}.")
+            self.logger.info(f"{self.describe()}: reading profiles last seen after the cursor {format_cursor(self._cursor)}.")
             first = Part("range", low=self._cursor)
         else:
             if sync_mode == SyncMode.incremental:
-                self.logger.info("No saved state for stream 'profiles': reading every profile.")
+                self.logger.info(f"No saved state for stream '{self.name}': reading every profile.")
             first = Part()
         self._plan = plan = PartPlan(first, self._started)
         number = 0
@@ -117,10 +117,10 @@ class ProfilesStream(QueryStream, CheckpointMixin):
             number += 1
             yield {"query_part": number}
         if self._unmappable:
-            self.logger.warning(f"Stream 'profiles': {self._unmappable} profile(s) could not be mapped and were not emitted (see warnings above).")
+            self.logger.warning(f"{self.describe()}: {self._unmappable} profile(s) could not be mapped and were not emitted (see warnings above).")
         cursor = format_cursor(self._cursor) if self._cursor else "none (no profile had $last_seen)"
         parts = f"{plan.parts_read} queries ({plan.splits} splits)" if plan.splits else "1 query"
-        self.logger.info(f"Stream 'profiles': {self._delivered:,} profiles in {parts}; cursor now {cursor}")
+        self.logger.info(f"{self.describe()}: {self._delivered:,} profiles in {parts}; cursor now {cursor}")
 
     def request_body_data(self, stream_state: Optional[Mapping[str, Any]], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         return self.engage_body(next_page_token, stream_slice)
@@ -132,7 +132,7 @@ class ProfilesStream(QueryStream, CheckpointMixin):
             except Unmappable as error:
                 self._unmappable += 1
                 if self._unmappable <= MAX_UNMAPPABLE_LOGGED:
-                    self.logger.warning(f"Stream 'profiles', page {self._pages}: a profile skipped, it cannot become a record: {error}")
+                    self.logger.warning(f"{self.describe()}, page {self._pages}: a profile skipped, it cannot become a record: {error}")
                 continue
             seen = record.get(CURSOR_FIELD)
             if seen is not None:
@@ -159,7 +159,7 @@ class ProfilesStream(QueryStream, CheckpointMixin):
         if self.after_part(plan, part_slice):
             self._move_cursor(part)
             if part.kind != "all":
-                self.logger.info(f"Stream 'profiles': {part.describe()} read, {self._emitted:,} profiles in {self._pages} page(s)")
+                self.logger.info(f"{self.describe()}: {part.describe()} read, {self._emitted:,} profiles in {self._pages} page(s)")
 
     def _move_cursor(self, part: Part) -> None:
         """A complete part: every profile last seen up to its top has been read (parts are read in ascending $last_seen)."""

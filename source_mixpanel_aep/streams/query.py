@@ -135,6 +135,11 @@ class QueryBudget(PacingBudget):
             return
         super().acquire_call(request, block, timeout)
 
+    def sent_ago(self) -> List[float]:
+        """Seconds since each query still inside the rolling hour: what a plan needs to say its pacing up front."""
+        now = self._clock()
+        return [now - sent for sent in self._sent if now - sent < 3600.0]
+
 
 class QueryStream(HttpStream):
     """Base of the Query API streams: POST with a form body, project_id in the query string, the error table above."""
@@ -143,6 +148,7 @@ class QueryStream(HttpStream):
     state_checkpoint_interval = None
     api_path = "api/query/engage"
     noun = "profiles"  # in log lines
+    error_handler_class = QueryErrorHandler  # a stream with an answer of its own to pass through subclasses it
 
     def __init__(self, config: MixpanelConfig, *, budget: Optional[PacingBudget] = None, max_retries: int = MAX_RETRIES):
         self._config = config
@@ -187,7 +193,7 @@ class QueryStream(HttpStream):
         config = self._config
         settings = dataclasses.replace(READ_SETTINGS, max_retries=self._max_retries)
         host = urlsplit(config.query_base_url).hostname
-        return QueryErrorHandler(config.project_id, config.project_timezone, config.legacy_local_time, settings, host=host, auth_type=config.credentials.auth_type)
+        return self.error_handler_class(config.project_id, config.project_timezone, config.legacy_local_time, settings, host=host, auth_type=config.credentials.auth_type)
 
     def get_backoff_strategy(self) -> ExportBackoffStrategy:
         return backoff_strategy(dataclasses.replace(READ_SETTINGS, max_retries=self._max_retries), self.logger)
