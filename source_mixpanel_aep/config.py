@@ -55,6 +55,8 @@ DEFAULT_LOOKBACK_DAYS = 5
 DEFAULT_OVERLAP_MINUTES = 10
 DEFAULT_SWEEPS = 1
 DEFAULT_TARGET_EVENTS = 2_000_000
+SAFETY_SWEEPS = ("events_without_arrival_time", "full_days")
+DEFAULT_SAFETY_SWEEP = SAFETY_SWEEPS[0]
 DEFAULT_TIMEOUT_SECONDS = 300
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -98,6 +100,7 @@ class MixpanelConfig:
     fresh_overlap_minutes: int = DEFAULT_OVERLAP_MINUTES  # the fresh part starts this long before the cursor (streams/plan.py)
     late_event_sweeps: int = DEFAULT_SWEEPS  # full re-reads of each past day inside the lookback
     window_target_events: int = DEFAULT_TARGET_EVENTS  # about this many events per request, once the rate is known
+    safety_sweep: str = DEFAULT_SAFETY_SWEEP  # what the arrival plan's sweep of a past day reads (streams/arrival.py)
 
     @property
     def read_timezone(self) -> ZoneInfo:
@@ -390,7 +393,15 @@ def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime]) -> MixpanelCo
         fresh_overlap_minutes=_int_field(raw, "fresh_overlap_minutes", DEFAULT_OVERLAP_MINUTES, 0),
         late_event_sweeps=_int_field(raw, "late_event_sweeps", DEFAULT_SWEEPS, 1),
         window_target_events=_int_field(raw, "window_target_events", DEFAULT_TARGET_EVENTS, 1000),
+        safety_sweep=_safety_sweep(raw),
     )
+
+
+def _safety_sweep(raw: Mapping[str, Any]) -> str:
+    value = raw.get("safety_sweep", DEFAULT_SAFETY_SWEEP)
+    if value not in SAFETY_SWEEPS:
+        raise config_error("safety_sweep", f"{value!r} is not a safety sweep.", f'Use "{SAFETY_SWEEPS[0]}" (the default) or "{SAFETY_SWEEPS[1]}".')
+    return value
 
 
 _TENANT = re.compile(r"_?([A-Za-z0-9][A-Za-z0-9_]*)")

@@ -108,6 +108,8 @@ class FakeMixpanel:
         self.generated_days = frozenset(days or ()) if events_per_day else frozenset()
         self.gzip_enabled, self.chunk_size, self.gzip_min_bytes = gzip_enabled, chunk_size, gzip_min_bytes
         self.today, self.project_timezone, self._tz = today, project_timezone, ZoneInfo(project_timezone)
+        self._shifts: dict[int, int] = {}  # legacy: stored hour -> seconds from local wall clock to UTC
+        self._arrival_shift = None if project_timezone == "UTC" else self._shift
         self.host, self.port = host, port
         self.credentials_valid, self.expired_credentials = credentials_valid, expired_credentials
         self.payment_required = payment_required
@@ -291,10 +293,18 @@ class FakeMixpanel:
             return False
         return all(t * 1_000_000 <= cut.wall_us and (p is None or p * 1000 <= cut.utc_us) for t, p in latest)
 
-    @staticmethod
-    def _generated_settled(day: datetime.date, cut: _Cutoff) -> bool:
+    def _shift(self, stored: int) -> int:
+        """Seconds from a stored local wall-clock time to UTC (legacy projects), cached per hour."""
+        hour = stored // 3600
+        shift = self._shifts.get(hour)
+        if shift is None:
+            wall = (_EPOCH + datetime.timedelta(hours=hour)).replace(tzinfo=self._tz)
+            shift = self._shifts[hour] = int(wall.timestamp()) - hour * 3600
+        return shift
+
+    def _generated_settled(self, day: datetime.date, cut: _Cutoff) -> bool:
         day_end = ((day - _EPOCH.date()).days + 1) * 86400  # every stored time of the day is < day_end
-        return (day_end - 1) * 1_000_000 <= cut.wall_us and last_arrival_ms(day) * 1000 <= cut.utc_us
+        return (day_end - 1) * 1_000_000 <= cut.wall_us and last_arrival_ms(day, self._arrival_shift is not None) * 1000 <= cut.utc_us
 
     def _generated_keep(self, day: datetime.date, time_ok: Callable[[float], bool] | None, cut: _Cutoff | None,
                         arrival_ok: Callable[[float], bool] | None = None):
@@ -343,7 +353,7 @@ class FakeMixpanel:
                 keep = self._generated_keep(day, time_ok, cut, arrival_ok)
                 if keep is not _NOTHING:
                     yield from event_lines(day, self.events_per_day, seed=self.seed, time_in_ms=time_in_ms,
-                                           wanted=wanted, keep=keep)
+                                           wanted=wanted, keep=keep, arrival_shift=self._arrival_shift)
             with self._lock:  # snapshot: events added meanwhile show up in the next request
                 entries = list(self._explicit.get(day, ()))
             for name, line, t, processed in entries:
