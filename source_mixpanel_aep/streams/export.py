@@ -340,13 +340,13 @@ class ExportStream(Stream, CheckpointMixin):
         count = 0
         try:
             for index, value in enumerate(self._values(response, window, undelivered), 1):
-                if check is not None:
-                    check(value)
                 try:
                     record = to_record(value)
                 except unmappable as error:
                     undelivered.add(f"event #{index}", str(error))
                     continue
+                if check is not None:  # an event (it became a record): does it keep the arrival promise?
+                    check(value)
                 count += 1
                 # Positional: the protocol classes' generated __init__ takes them at half the cost of keywords (pinned in tests)
                 yield AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(name, record, clock() // 1_000_000))  # type: ignore[arg-type]
