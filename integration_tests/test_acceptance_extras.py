@@ -123,7 +123,7 @@ def test_incremental_from_sample_state_reads_what_arrived_since_the_cursor_then_
     cursor = cursor_of(SAMPLE_STATE)  # an old-format state: {"timestamp": ...} only
     lookback = dt.timedelta(days=config["lookback_window_days"])
     end = dt.date.fromisoformat(config["end_date"])
-    where = f'number(properties["mp_processing_time_ms"]) >= {int((cursor - dt.timedelta(minutes=10)).timestamp() * 1000)}'
+    where = f'number(properties["mp_processing_time_ms"]) >= {int((cursor - dt.timedelta(minutes=5)).timestamp() * 1000)}'
     requests_before = len(acceptance.fake.requests)
 
     output = read(acceptance.root, state=SAMPLE_STATE)

@@ -71,7 +71,7 @@ def arriving(on: dt.date, insert_id: str, arrived: dt.datetime | None) -> dict:
     ],
     ids=["utc", "utc-with-user-where", "legacy", "legacy-with-user-where-and-or"],
 )
-def test_given_an_arrival_cursor_when_the_next_sync_runs_then_it_asks_for_what_arrived_since_it_minus_10_minutes(sleeps, legacy, user_where, expected_where):
+def test_given_an_arrival_cursor_when_the_next_sync_runs_then_it_asks_for_what_arrived_since_it_minus_5_minutes(sleeps, legacy, user_where, expected_where):
     la = {"project_timezone": "America/Los_Angeles", "legacy_local_time": True} if legacy else {}
     with FakeMixpanel(events_per_day=20, days=[day(3)], project_timezone="America/Los_Angeles" if legacy else "UTC") as fake:
         cfg = config(fake.url, start_date=str(day(0)), **la, **({"where": user_where} if user_where else {}))
@@ -80,7 +80,7 @@ def test_given_an_arrival_cursor_when_the_next_sync_runs_then_it_asks_for_what_a
         [request] = fake.requests
     # mp_processing_time_ms is UTC ms in every project: the same bound for a legacy one; days from the lookback (5) before it
     assert (request.params["from_date"], request.params["to_date"]) == (str(day(0)), str(day(3)))
-    assert request.params["where"] == expected_where.format(ms=ms(at(day(3), 11, 50)))
+    assert request.params["where"] == expected_where.format(ms=ms(at(day(3), 11, 55)))
     assert not output.errors and last_state(output)["arrived"] == "2026-03-05T13:00:00.000Z"
 
 
@@ -194,7 +194,7 @@ def test_given_each_older_state_shape_when_resumed_then_every_event_that_arrived
         fake.add_events([arriving(day(1), "late-1", at(day(3), 8))])
         cfg = config(fake.url, start_date=str(day(0)))
         output = read_at(at(day(3), 12), cfg, saved)
-        since_cursor = fake.expected_events(day(0), day(3), at=at(day(3), 12), where=ARRIVAL.format(ms=ms(at(day(1), 11, 50))))
+        since_cursor = fake.expected_events(day(0), day(3), at=at(day(3), 12), where=ARRIVAL.format(ms=ms(at(day(1), 11, 55))))
     got = set(ordered_ids(output))
     assert set(event_ids(since_cursor)) <= got and event_ids([arriving(day(1), "late-1", at(day(3), 8))])[0] in got
     assert not output.errors and last_state(output)["arrived"] == "2026-03-05T12:00:00.000Z"

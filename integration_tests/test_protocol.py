@@ -160,7 +160,7 @@ def test_given_state_when_incremental_read_then_what_arrived_since_the_cursor_th
         cursor = f"{days[6]}T23:59:59.999Z"
         output = run_read(config(server.url, start_date=str(days[0]), lookback_window_days=2), state_value={"timestamp": cursor})
         arrival, sweep = server.requests
-        bound = int(dt.datetime.combine(days[6], dt.time(23, 49, 59, 999000), dt.timezone.utc).timestamp() * 1000)
+        bound = int(dt.datetime.combine(days[6], dt.time(23, 54, 59, 999000), dt.timezone.utc).timestamp() * 1000)
         where = f'number(properties["mp_processing_time_ms"]) >= {bound}'
         new = server.expected_events(days[4], days[-1], where=where)
     # an old-format state: days[4..6] count as read whole at the cursor, so what arrived since it (minus the overlap), of those days on

@@ -57,6 +57,7 @@ DEFAULT_SWEEPS = 1
 DEFAULT_TARGET_EVENTS = 2_000_000
 SAFETY_SWEEPS = ("events_without_arrival_time", "full_days")
 DEFAULT_SAFETY_SWEEP = SAFETY_SWEEPS[0]
+DEFAULT_ARRIVAL_OVERLAP_MINUTES = 5  # Mixpanel's ingestion lag (stamped -> exportable) is seconds to a minute; 15-min syncs then send 20/15 = 1.33x
 DEFAULT_TIMEOUT_SECONDS = 300
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -101,6 +102,7 @@ class MixpanelConfig:
     late_event_sweeps: int = DEFAULT_SWEEPS  # full re-reads of each past day inside the lookback
     window_target_events: int = DEFAULT_TARGET_EVENTS  # about this many events per request, once the rate is known
     safety_sweep: str = DEFAULT_SAFETY_SWEEP  # what the arrival plan's sweep of a past day reads (streams/arrival.py)
+    arrival_overlap_minutes: int = DEFAULT_ARRIVAL_OVERLAP_MINUTES  # the arrival read starts this long before the arrival cursor
 
     @property
     def read_timezone(self) -> ZoneInfo:
@@ -394,6 +396,7 @@ def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime]) -> MixpanelCo
         late_event_sweeps=_int_field(raw, "late_event_sweeps", DEFAULT_SWEEPS, 1),
         window_target_events=_int_field(raw, "window_target_events", DEFAULT_TARGET_EVENTS, 1000),
         safety_sweep=_safety_sweep(raw),
+        arrival_overlap_minutes=_int_field(raw, "arrival_overlap_minutes", DEFAULT_ARRIVAL_OVERLAP_MINUTES, 0),
     )
 
 

@@ -15,9 +15,10 @@ the days read, was read". A sync moves it only once its whole plan is read (a sy
 the old one, so the next reads again from there), to the earliest moment one of its requests was
 answered: our clock at the request, or Mixpanel's (`Date` header of the answer) when that is
 earlier, so a machine whose clock runs ahead cannot promise what Mixpanel had not ingested yet.
-The read then asks from `arrived - overlap` (`fresh_overlap_minutes`, default 10): events become
-exportable a little after Mixpanel stamps them, and a clock behind Mixpanel's by up to that much
-is covered too. A state without `arrived` (written before this plan) gets the instant its own
+The read then asks from `arrived - overlap` (`arrival_overlap_minutes`, default 5): events become
+exportable a little after Mixpanel stamps them (seconds, a minute at worst when its ingestion is
+busy), and a clock of ours behind Mixpanel's by up to that much is covered too. Every sync sends
+that many minutes' events again: 5 keeps a 15-minute schedule at 20/15 = 1.33 events sent per event. A state without `arrived` (written before this plan) gets the instant its own
 fields vouch for: the cursor, and for each day still owed a sweep its last full read (or, never
 read whole, the day's start): one read of those days' arrivals, then the plan runs as usual.
 
@@ -58,14 +59,14 @@ def arrival_windows(sizer: WindowSizer, base: dt.datetime, settings: PlanSetting
     Sized like any read, from the share of each day's events the read can hold: what arrived in
     the time since the bound (a day or more: a whole day's worth).
     """
-    since = base - settings.overlap
+    since = base - settings.arrival_overlap
     share = min(1.0, max(0.0, (now - since) / DAY))
     return _consecutive(sizer, arrival_first_day(base, settings), None, last, sweep=False, now=now, share=share, arrived_since=since)
 
 
 def arrival_first_day(base: dt.datetime, settings: PlanSettings) -> dt.date:
     """The first event day an arrival read asks for: the lookback before the bound's day (never before start_date)."""
-    since = base - settings.overlap
+    since = base - settings.arrival_overlap
     return max(settings.start_date, since.astimezone(settings.read_tz).date() - dt.timedelta(days=settings.lookback_days))
 
 

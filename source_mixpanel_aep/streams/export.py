@@ -105,6 +105,7 @@ class ExportStream(Stream, CheckpointMixin):
             target_events=config.window_target_events,
             read_tz=config.read_timezone,
             unstamped_sweeps=config.safety_sweep == "events_without_arrival_time",
+            arrival_overlap=dt.timedelta(minutes=config.arrival_overlap_minutes),
         )
         self._read_state = ReadState()
         self._sizer = WindowSizer(self._plan, None)

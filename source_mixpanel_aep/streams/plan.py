@@ -63,6 +63,7 @@ class PlanSettings:
     target_events: int
     read_tz: ZoneInfo
     unstamped_sweeps: bool = False  # the arrival plan's sweeps read only events without mp_processing_time_ms
+    arrival_overlap: dt.timedelta = dt.timedelta(minutes=5)  # the arrival read starts this long before the arrival cursor
 
 
 def sweep_days(lookback_days: int, sweeps: int) -> List[int]:

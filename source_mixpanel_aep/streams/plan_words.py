@@ -49,13 +49,13 @@ def budget_line(planned: int, per_hour: int, events_per_day: Optional[float]) ->
 
 def describe_arrival_plan(stream: str, plan: PlanSettings, state: ReadState, base: dt.datetime, first: dt.date, last: dt.date, due: List[dt.date]) -> str:
     """The arrival read (arrival.py): since when, which days, and the safety sweeps."""
-    overlap = f"{plan.overlap.total_seconds() / 60:g} min"
+    overlap = f"{plan.arrival_overlap.total_seconds() / 60:g} min"
     if state.arrived is not None:
         start = f"Resuming from arrival cursor {format_cursor(base)}"
     else:
         start = f"Resuming from cursor {format_cursor(state.cursor)} (no arrival cursor yet: {format_cursor(base)}, what the cursor and each day's last full read vouch for)"
     text = (
-        f"{start}: reading the events of stream '{stream}' that reached Mixpanel since {format_cursor(base - plan.overlap)} "
+        f"{start}: reading the events of stream '{stream}' that reached Mixpanel since {format_cursor(base - plan.arrival_overlap)} "
         f"(minus {overlap} of overlap; by {ARRIVAL_FIELD}), of the days {first} to {last}"
     )
     points = sweep_days(plan.lookback_days, plan.sweeps)
