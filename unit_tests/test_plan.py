@@ -230,6 +230,14 @@ def test_given_a_split_when_pieces_complete_then_the_aim_doubles_back_to_the_tar
     assert sizer.window(d("2024-05-01"), d("2024-05-31"), None) == Window(d("2024-05-01"), d("2024-05-02"))  # two days again
 
 
+def test_given_a_connection_that_drops_at_a_size_when_capped_then_the_aim_never_grows_past_half_of_it():
+    sizer = WindowSizer(settings(target_events=2_000_000), 1_000_000)
+    sizer.cap(10_000)
+    for _ in range(20):
+        sizer.completed()
+    assert sizer.target == 5_000
+
+
 @pytest.mark.parametrize(
     "share, expected_end",
     [(1.0, "2024-05-02"), (1 / 24, "2024-05-30")],

@@ -67,6 +67,14 @@ RECORD = Type.RECORD  # bound once: on Python 3.11 `Type.RECORD` is a Python-lev
 _BODY_FAILURES = (BodyError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
+SAME_COUNT = 0.02  # two breaks of a piece within 2% of each other, at LARGE_COUNT records or more, are a size limit, not chance
+LARGE_COUNT = 1000
+
+
+def _same_count(count: int, before: int) -> bool:
+    return count >= LARGE_COUNT and abs(count - before) <= SAME_COUNT * count
+
+
 class NotYetAtMixpanel(Exception):
     """Mixpanel refused the window's last day as later than its today: its clock is behind ours (midnight)."""
 
@@ -115,6 +123,7 @@ class ExportStream(Stream, CheckpointMixin):
         self._undelivered = Undelivered()
         self._future_day_warned = False
         self._state_due = self._defer_states = False  # read(): a completed window's STATE waits for the next window
+        self._size_limit: Optional[int] = None  # this sync: the record count a connection dropped at, twice in a row
         self._fell_back: Optional[str] = None  # this sync: why the arrival plan gave way to the sweep plan (arrival.py)
         self._answered: Optional[dt.datetime] = None  # this sync: the earliest moment an answer was taken (arrival.py)
         self._establishes = False  # this sync, read to its end, vouches for every arrival before `_answered`
@@ -148,7 +157,7 @@ class ExportStream(Stream, CheckpointMixin):
     def _windows(self, sync_mode: SyncMode, log: bool = True) -> Iterator[Window]:
         """The fresh part, then the sweeps due once it is read (plan.py); logged as a plan first."""
         config, plan, state = self._config, self._plan, self._read_state
-        self._fell_back, self._answered, self._establishes = None, None, False
+        self._fell_back, self._answered, self._establishes, self._size_limit = None, None, False, None
         now = self._now()
         today = config.today(now)
         last = min(config.end_date, today) if config.end_date else today
@@ -278,10 +287,10 @@ class ExportStream(Stream, CheckpointMixin):
 
     def _window_messages(self, window: Window, state_manager: Optional[ConnectorStateManager] = None) -> Iterator[AirbyteMessage]:
         """The window's RECORDs, then its ESTIMATE and STATE; a read that broke off is split in halves and read again."""
-        pending = [(window, 0)]
+        pending = [(window, 0, 0)]
         breaks = tiny_attempts = 0
         while pending:
-            piece, piece_breaks = pending.pop(0)
+            piece, piece_breaks, broke_at = pending.pop(0)
             if self._state_due and state_manager is not None:  # the piece before this one, checkpointed before this is asked for
                 self._state_due = False
                 yield self._state_message(state_manager)
@@ -309,7 +318,11 @@ class ExportStream(Stream, CheckpointMixin):
                 malformed = isinstance(error, MalformedLine)
                 # A first break is taken as chance (read the piece again as it was); a second in a row as its size: read it in halves.
                 # Malformed data is the data, not the size: read again whole.
-                halves = None if malformed or not piece_breaks else split(piece, requested_at, self._plan.read_tz)
+                if piece_breaks and _same_count(count, broke_at):  # twice at the same, large count: a connection that drops at that size
+                    self._size_limit = min(self._size_limit or count, count)
+                    self._sizer.cap(count)
+                sized_out = bool(self._size_limit) and count >= self._size_limit * (1 - SAME_COUNT)  # the drop point seen before
+                halves = None if malformed or not (piece_breaks or sized_out) else split(piece, requested_at, self._plan.read_tz)
                 tiny_attempts += halves is None and (malformed or bool(piece_breaks))
                 if breaks >= MAX_BREAKS or tiny_attempts >= WINDOW_ATTEMPTS:
                     raise self._window_failed(piece, error, breaks) from None
@@ -324,7 +337,7 @@ class ExportStream(Stream, CheckpointMixin):
                     "(records may repeat; dedupe on _id)."
                 )
                 self._sleep(delay)
-                pending[0:0] = [(half, 0) for half in halves] if halves else [(piece, piece_breaks + 1)]
+                pending[0:0] = [(half, 0, 0) for half in halves] if halves else [(piece, piece_breaks + 1, count)]
                 continue
             finally:
                 response.close()

@@ -231,7 +231,7 @@ class WindowSizer:
 
     def __init__(self, settings: PlanSettings, events_per_day: Optional[float]):
         self._settings = settings
-        self._target = settings.target_events
+        self._target = self._ceiling = settings.target_events
         self.rate = events_per_day
         self._probed = events_per_day is not None
 
@@ -247,9 +247,14 @@ class WindowSizer:
         if self.rate:
             self._target = max(1, min(self._target, int(self.rate * piece_days * BREAK_MARGIN)))
 
+    def cap(self, records: int) -> None:
+        """The connection drops at about `records` (twice at that count): aim at half of it, and never grow past it, for the rest of the sync."""
+        self._ceiling = max(1, min(self._ceiling, int(records * BREAK_MARGIN)))
+        self._target = min(self._target, self._ceiling)
+
     def completed(self) -> None:
-        """A piece was read to its end: aim twice as high again, up to `target_events`."""
-        self._target = min(self._settings.target_events, self._target * 2)
+        """A piece was read to its end: aim twice as high again, up to `target_events` (or the cap a size limit set)."""
+        self._target = min(self._ceiling, self._target * 2)
 
     def window(self, day: dt.date, last: dt.date, since: Optional[dt.datetime], sweep: bool = False, now: Optional[dt.datetime] = None, share: float = 1.0) -> Window:
         """The next window from `day` (at `since`); a part of a day that would reach past `now` is open-ended instead.
