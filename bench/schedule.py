@@ -279,7 +279,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--output", default=str(REPO / ".bench" / "schedule.json"))
     args = parser.parse_args(argv)
     print(f"Simulated schedules: {args.days} days of {args.events_per_day} events a day (from {FIRST_DAY}), about 1% of them late (1 h to 4 days); "
-          f"default settings (lookback {LOOKBACK_DAYS} days, 10 min overlap, one safety sweep per day after its lookback).")
+          f"default settings (lookback {LOOKBACK_DAYS} days, 5 min arrival overlap, one safety sweep per day after its lookback).")
     results: dict = {"days": args.days, "events_per_day": args.events_per_day, "schedules": {}}
     failed = False
     for every in (int(text) for text in args.every.split(",")):
