@@ -134,7 +134,10 @@ class ReadState:
                 raise StateError(f"state['swept'] has the key {day_text!r}, which is not a YYYY-MM-DD day") from None
             swept[day] = _parse_instant(day_text, value)
         state = cls(cursor=cursor, swept=swept, events_per_day=rate)
-        state.arrived = _parse_instant("arrived", raw.get("arrived"))
+        try:
+            state.arrived = _parse_instant("arrived", raw.get("arrived"))
+        except StateError:
+            raise StateError(f"state['arrived'] = {raw.get('arrived')!r} is not an ISO 8601 instant") from None
         until = raw.get("sweep_plan_until")
         if until is not None:
             try:
