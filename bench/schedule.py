@@ -11,6 +11,7 @@ interval of day 1 until every one of those days has left the lookback (days + lo
 syncs), so each day's last sweep is counted in the transfer. Every plan sees the same data:
 - **arrival plan**: this connector with its default settings (each sync reads what reached Mixpanel
   since the last one, `mp_processing_time_ms`, plus the safety sweep of events without it);
+- **+ full sweeps**: the arrival plan with `safety_sweep: full_days` (each past day read again in full on D+6);
 - **sweep plan**: the plan before it (the fresh part from the cursor with the `$time` filter, each
   past day read again in full on D+6), the same connector with `sweep_plan_until` pinned in its state;
 - **re-read plan** (Airbyte's connector, and this one before issue 10), replayed as the requests it
@@ -205,12 +206,14 @@ def simulate(every_minutes: int, days: int, events_per_day: int, sweeps: Optiona
     instants = sync_instants(days, dt.timedelta(minutes=every_minutes))
     data_days = [FIRST_DAY + dt.timedelta(days=offset) for offset in range(days)]
     rows = []
-    runs = [(f"{count} sweep{'s' if count > 1 else ''}/day", count) for count in sweeps] if sweeps else [("arrival plan", None), ("sweep plan", -1), ("re-read plan", 0)]
+    runs = [(f"{count} sweep{'s' if count > 1 else ''}/day", count) for count in sweeps] if sweeps else [("arrival plan", None), ("+ full sweeps", "full"), ("sweep plan", -1), ("re-read plan", 0)]
     for name, runner in runs:
         with tempfile.TemporaryDirectory() as directory, FakeMixpanel(events_per_day=events_per_day, days=data_days, now=lambda: dt.datetime.now(UTC)) as fake:
             started = time.monotonic()
             if runner is None:
                 delivered = run_connector(fake, instants, Path(directory))
+            elif runner == "full":
+                delivered = run_connector(fake, instants, Path(directory), safety_sweep="full_days")
             elif runner == -1:
                 delivered = run_connector(fake, instants, Path(directory), sweep_plan=True)
             elif runner:
