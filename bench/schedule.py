@@ -21,7 +21,7 @@ Printed per plan and schedule: events that exist, delivered (the exact set of `_
 lost (must be 0), records for no existing event (must be 0);
 transfer amplification = events the server sent / distinct events (target <= 1.5 for the arrival
 plan), also without the sweeps' requests; the latest delivery of a late event after it arrived
-(target: one interval plus the 10-minute overlap), and of an on-time event after it happened;
+(target: one interval plus the 5-minute arrival overlap), and of an on-time event after it happened;
 requests per hour (the most in any rolling hour; Mixpanel allows 60).
 
 Also `--drop-day N`: one day of N events on a connection that drops every N/7 lines, read by a
@@ -56,7 +56,7 @@ FIRST_DAY = dt.date(2026, 6, 1)
 LOOKBACK_DAYS = 5  # the connector's default, which today's plan also re-read
 WINDOW_DAYS = 30
 TARGET_AMPLIFICATION = 1.5
-OVERLAP = dt.timedelta(minutes=10)  # the default fresh_overlap_minutes
+OVERLAP = dt.timedelta(minutes=5)  # the default arrival_overlap_minutes
 PINNED = "2099-12-31"  # sweep_plan_until that keeps the sweep plan for the whole simulation
 TARGET_REQUESTS_PER_HOUR = 60
 UTC = dt.timezone.utc
