@@ -2,6 +2,10 @@
 
 Pure: dates, instants and counts in, windows and state out; no HTTP, no protocol.
 
+Incremental syncs normally read by arrival (arrival.py, which builds on the state and windows
+here); the plan below is the sweep plan: the first sync's backfill, and the fallback when reading
+by arrival is not possible.
+
 A sync reads, in this order:
 1. **The fresh part**: from the cursor minus `overlap` (events that reach Mixpanel a little after
    they happen) up to today, with the server-side filter `properties["$time"] >= datetime(S)`,
