@@ -118,25 +118,26 @@ def test_sample_config_reads_exactly_the_fake_days_events_with_one_state_per_win
 # --- incremental (CAT's incremental and future_state) ------------------------------------------
 
 
-def test_incremental_from_sample_state_reads_what_is_new_since_the_cursor_then_sweeps_the_days_still_owed(acceptance):
+def test_incremental_from_sample_state_reads_what_arrived_since_the_cursor_then_safety_sweeps_the_days_still_owed(acceptance):
     config = load_json(SAMPLE_CONFIG)
     cursor = cursor_of(SAMPLE_STATE)  # an old-format state: {"timestamp": ...} only
     lookback = dt.timedelta(days=config["lookback_window_days"])
     end = dt.date.fromisoformat(config["end_date"])
-    since = int((cursor - dt.timedelta(minutes=10)).timestamp())
+    where = f'number(properties["mp_processing_time_ms"]) >= {int((cursor - dt.timedelta(minutes=5)).timestamp() * 1000)}'
     requests_before = len(acceptance.fake.requests)
 
     output = read(acceptance.root, state=SAMPLE_STATE)
 
     assert not output.errors, output.get_formatted_error_message()
-    fresh, sweep = [request.params for request in acceptance.fake.requests[requests_before:]]
-    assert (fresh["from_date"], fresh["to_date"], fresh["where"]) == (str(cursor.date()), str(end), f'properties["$time"] >= datetime({since})')
-    # The old plan had read the cursor's day and the lookback before it whole at the cursor; each is swept
-    # once more, in full, with no filter (its sweep day, the day after its lookback, is long past).
+    *arrivals, sweep = [request.params for request in acceptance.fake.requests[requests_before:]]
+    # The old plan had read the cursor's day and the lookback before it whole at the cursor: what arrived since (minus the
+    # overlap), of those days on; then each is swept once more for events without an arrival time (its sweep day is long past).
     first = cursor.date() - lookback
-    assert (sweep["from_date"], sweep["to_date"], "where" in sweep) == (str(first), str(cursor.date()), False)
+    assert [(arrival["from_date"], arrival["to_date"], arrival["where"]) for arrival in arrivals] == [
+        (str(first), str(first + dt.timedelta(days=2)), where), (str(first + dt.timedelta(days=3)), str(end), where)]  # date_window_days 3
+    assert (sweep["from_date"], sweep["to_date"], sweep["where"]) == (str(first), str(cursor.date()), 'not defined(properties["mp_processing_time_ms"])')
     records = record_data(output)
-    assert set(ids(records)) == set(expected_ids(acceptance.fake.expected_events(first, end)))
+    assert set(ids(records)) == set(expected_ids(acceptance.fake.expected_events(first, end, where=where)))
     assert min(record["timestamp"] for record in records) >= f"{first.isoformat()}T00:00:00"
     assert cursors(output)[-1] == f"{end.isoformat()}T23:59:59.999Z"
 

@@ -307,12 +307,14 @@ def test_given_a_legacy_or_foreign_state_when_read_then_it_resumes_or_starts_ove
         fresh = fake.requests[0].params
         asked = set().union(*(event_ids(fake.expected_events(dt.date.fromisoformat(r.params["from_date"]), dt.date.fromisoformat(r.params["to_date"]),
                                                              where=r.params.get("where"))) for r in fake.requests))
-        since_cursor = event_ids(fake.expected_events(CURSOR, days[-1]))
+        arrived_since = None if cursor is None else f'number(properties["mp_processing_time_ms"]) >= {int((cursor - dt.timedelta(minutes=5)).timestamp() * 1000)}'
+        since_cursor = event_ids(fake.expected_events(days[1], days[-1], where=arrived_since))
     if cursor is None:  # started over: everything from start_date, no filter
         assert (fresh["from_date"], "where" in fresh) == (str(days[1]), False)
-    else:  # resumed: only what is new since the cursor (minus the 10-minute overlap), by Mixpanel's $time filter
-        since = cursor - dt.timedelta(minutes=10)
-        assert (fresh["from_date"], fresh["where"]) == (str(since.date()), f'properties["$time"] >= datetime({int(since.timestamp())})')
+    else:  # resumed: what reached Mixpanel since the cursor (minus the 5-minute arrival overlap), of the days from the lookback (1) before it
+        since = cursor - dt.timedelta(minutes=5)
+        first = max(days[1], since.date() - dt.timedelta(days=1))
+        assert (fresh["from_date"], fresh["where"]) == (str(first), f'number(properties["mp_processing_time_ms"]) >= {int(since.timestamp() * 1000)}')
     assert set(ordered_ids(output)) == asked and set(since_cursor) <= asked and not output.errors
     assert any(words in line for line in infos(output) + warnings(output)), infos(output) + warnings(output)
 

@@ -399,6 +399,41 @@ def test_where_applies_time_bounds_joined_with_and_and_ignores_the_rest(fake, ti
     assert any(e["event"] == "late" for e in every)
 
 
+def _arrival(event: dict):
+    return event["properties"].get("mp_processing_time_ms")
+
+
+def test_where_applies_arrival_bounds_with_and_without_number_and_the_time_bounds(fake):
+    unstamped = {"event": "old import", "properties": {"time": ts(DAY, 14), "distinct_id": "u", "$insert_id": "old-1"}}
+    fake.add_events([unstamped])
+    every = fake.expected_events(DAY, DAY)
+    arrivals = sorted(_arrival(e) for e in every if _arrival(e) is not None)
+    bound, low = arrivals[len(arrivals) // 2], ts(DAY, 6)
+    cases = {
+        f'number(properties["mp_processing_time_ms"]) >= {bound}': lambda e: _arrival(e) is not None and _arrival(e) >= bound,
+        f'properties["mp_processing_time_ms"] < {bound}': lambda e: _arrival(e) is not None and _arrival(e) < bound,
+        f'number(properties["mp_processing_time_ms"]) == {bound}': lambda e: _arrival(e) == bound,
+        f'(properties["$os"] == "iOS") and (properties["$time"] >= datetime({low}) and number(properties["mp_processing_time_ms"]) > {bound})':
+            lambda e: _time(e) >= low and _arrival(e) is not None and _arrival(e) > bound,
+        'not defined(properties["mp_processing_time_ms"])': lambda e: _arrival(e) is None,
+        '(properties["$os"] == "iOS") and (defined(properties["mp_processing_time_ms"]))': lambda e: _arrival(e) is not None,
+        f'number(properties["mp_processing_time_ms"]) >= {bound} or properties["$os"] == "iOS"': lambda e: True,  # under `or`: ignored
+    }
+    for where, wanted in cases.items():
+        got = parse(export(fake, where=where).content)
+        assert got == [e for e in every if wanted(e)] == fake.expected_events(DAY, DAY, where=where), where
+    assert [e["event"] for e in parse(export(fake, where='not defined(properties["mp_processing_time_ms"])').content)] == ["old import"]
+
+
+def test_given_a_server_told_to_ignore_the_arrival_filter_when_asked_then_it_sends_every_event(fake):
+    every = fake.expected_events(DAY, DAY)
+    fake.honour_arrival_filter = False
+    where = f'number(properties["mp_processing_time_ms"]) >= {max(_arrival(e) for e in every)}'
+    assert parse(export(fake, where=where).content) == every
+    fake.honour_arrival_filter = True
+    assert len(parse(export(fake, where=where).content)) == 1
+
+
 def test_where_never_filters_raw_lines(fake):
     fake.add_raw_line(DAY, b'{"event": "raw", "properties": {"time": 1}}')
     body = export(fake, where=f'properties["$time"] >= datetime({ts(DAY, 23)})').content

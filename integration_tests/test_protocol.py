@@ -157,19 +157,20 @@ def test_given_windows_when_read_then_state_after_each_window_and_cursor_never_p
     assert len(record_data(output)) == 50
 
 
-def test_given_state_when_incremental_read_then_what_is_new_since_the_cursor_then_the_days_owed_a_sweep():
+def test_given_state_when_incremental_read_then_what_arrived_since_the_cursor_then_the_days_owed_a_safety_sweep():
     days = days_back(10)
     with FakeMixpanel(events_per_day=10, days=days) as server:
         cursor = f"{days[6]}T23:59:59.999Z"
         output = run_read(config(server.url, start_date=str(days[0]), lookback_window_days=2), state_value={"timestamp": cursor})
-        fresh, sweep = server.requests
-        since = int(dt.datetime.combine(days[6], dt.time(23, 49, 59), dt.timezone.utc).timestamp())
-        new = server.expected_events(days[6], days[-1], where=f'properties["$time"] >= datetime({since})')
-        owed = server.expected_events(days[4], days[6])
-    assert (fresh.params["from_date"], fresh.params["to_date"], fresh.params["where"]) == (str(days[6]), str(days[-1]), f'properties["$time"] >= datetime({since})')
-    # an old-format state: days[4..6] count as read whole at the cursor, each owed its sweep the day after its lookback
-    assert (sweep.params["from_date"], sweep.params["to_date"], "where" in sweep.params) == (str(days[4]), str(days[6]), False)
-    assert ids(record_data(output)) == expected_ids(new + owed)
+        arrival, sweep = server.requests
+        bound = int(dt.datetime.combine(days[6], dt.time(23, 54, 59, 999000), dt.timezone.utc).timestamp() * 1000)
+        where = f'number(properties["mp_processing_time_ms"]) >= {bound}'
+        new = server.expected_events(days[4], days[-1], where=where)
+    # an old-format state: days[4..6] count as read whole at the cursor, so what arrived since it (minus the overlap), of those days on
+    assert (arrival.params["from_date"], arrival.params["to_date"], arrival.params["where"]) == (str(days[4]), str(days[-1]), where)
+    # each owed its sweep the day after its lookback: a safety sweep for events without an arrival time
+    assert (sweep.params["from_date"], sweep.params["to_date"], sweep.params["where"]) == (str(days[4]), str(days[6]), 'not defined(properties["mp_processing_time_ms"])')
+    assert ids(record_data(output)) == expected_ids(new)
     assert cursors(output)[-1] > cursor
 
 

@@ -3,8 +3,8 @@
 The connector is installed with pip into a fresh venv of its own (as a user would), and PyAirbyte
 runs that venv's `source-mixpanel-aep` command (`local_executable`) against the fake Mixpanel,
 writing `events` into its default DuckDB cache in a temp dir. Then late and new events arrive and
-a second read picks up from the state PyAirbyte kept: it asks only for what is new since the cursor
-(the late events wait for their day's sweep, `test_schedule.py`).
+a second read picks up from the state PyAirbyte kept: it asks only for what reached Mixpanel since
+the first read (`mp_processing_time_ms`), so yesterday's late events come with it (`test_arrival.py`).
 
 Heavy (PyAirbyte and its dependencies are ~800 MB): `make pyairbyte-test` builds a venv with
 PyAirbyte (.venv-pyairbyte/) and runs this file; `make test` leaves it out (-m "not heavy").
@@ -114,19 +114,24 @@ def test_pyairbyte_reads_events_into_duckdb_then_only_what_is_new(pyairbyte, con
         [(browsers,)] = _table(cache, """SELECT COUNT(*) FROM main.events WHERE json_extract_string(properties, '$."$browser"') IS NOT NULL""")
         assert browsers == rows  # every custom/default property survives inside `properties`
 
-        # Late events for yesterday and new ones since the first read, then an incremental read.
-        late = list(generate_events(days[-1], 3, seed=101))
+        # Late events for yesterday and new ones, both reaching Mixpanel after the first read, then an incremental read.
         now = int(time.time())
-        new = [{"event": "Signed up", "properties": {"time": now - index, "distinct_id": f"new-{index}", "$insert_id": f"new-{now}-{index}"}}
-               for index in range(5)]
+        late = list(generate_events(days[-1], 3, seed=101))
+        for event in late:
+            event["properties"]["mp_processing_time_ms"] = now * 1000
+        new = [{"event": "Signed up", "properties": {"time": now - index, "distinct_id": f"new-{index}", "$insert_id": f"new-{now}-{index}",
+                                                     "mp_processing_time_ms": now * 1000}} for index in range(5)]
         fake.add_events(late + new)
         started = time.monotonic()
         second = source.read(cache=cache)
         _say(f"incremental read: {second.processed_records} records in {time.monotonic() - started:.1f} s")
 
-        assert second.processed_records == len(new)  # only what is new since the cursor; yesterday's late events wait for its sweep
-        [(rows, unique_ids)] = _table(cache, "SELECT COUNT(*), COUNT(DISTINCT _id) FROM main.events")
-        assert rows == unique_ids == len(expected_first) + len(new)
         asked = [request.params for request in fake.requests if "from_date" in request.params and "limit" not in request.params]
-        assert [params["from_date"] for params in asked] == [days[0].isoformat(), today.isoformat()]
-        assert "where" not in asked[0] and asked[1]["where"].startswith('properties["$time"] >= datetime(')
+        assert [params["from_date"] for params in asked] == [days[0].isoformat(), days[-1].isoformat()]  # the lookback (1 day) before today
+        assert "where" not in asked[0] and asked[1]["where"].startswith('number(properties["mp_processing_time_ms"]) >= ')
+        # what arrived since the first read (minus the overlap): the late and the new events (and any of the fake's own
+        # generated events stamped after it; without a clock the fake serves those already)
+        expected_second = expected_ids(fake.expected_events(days[-1], today, where=asked[1]["where"]))
+        assert set(expected_ids(late + new)) <= set(expected_second) and second.processed_records == len(expected_second)
+        [(rows, unique_ids)] = _table(cache, "SELECT COUNT(*), COUNT(DISTINCT _id) FROM main.events")
+        assert rows == unique_ids == len(set(expected_ids(expected_first)) | set(expected_second))

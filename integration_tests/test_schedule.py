@@ -1,5 +1,8 @@
 """Scheduled syncs (issue 10): the fresh part's `$time` filter, late-event sweeps, split windows.
 
+Since issue 18 incremental syncs read by arrival (test_arrival.py); the plan tested here is the
+sweep plan they fall back to, pinned by a state's `sweep_plan_until`.
+
 Over real HTTP against the fake Mixpanel, through the entry point that ships (`run.launch`), with
 the clock of the whole process (connector and fake) moved by time-machine to the instant each
 scheduled sync runs. Resuming from an old `{"timestamp": ...}` state: test_protocol.py and
@@ -37,6 +40,11 @@ def last_state(output) -> dict:
     return stream_states(output, "events")[-1]
 
 
+def in_sweep_plan(state: dict, until: str = "2026-04-30") -> dict:
+    """The state as a fallback leaves it: the sweep plan up to `until`, no arrival cursor."""
+    return {**{key: value for key, value in state.items() if key != "arrived"}, "sweep_plan_until": until}
+
+
 def late_event(on: dt.date, insert_id: str) -> dict:
     event = next(generate_events(on, 1, seed=99))
     event["properties"]["$insert_id"] = insert_id
@@ -57,7 +65,7 @@ def late_event(on: dt.date, insert_id: str) -> dict:
     ],
     ids=["utc", "utc-with-user-where", "legacy-local-clock", "legacy-with-user-where-and-or"],
 )
-def test_given_a_saved_cursor_when_the_next_sync_runs_then_it_asks_only_from_the_cursor_minus_10_minutes(sleeps, legacy, user_where, expected_where):
+def test_given_a_saved_cursor_in_the_sweep_plan_when_the_next_sync_runs_then_it_asks_only_from_the_cursor_minus_10_minutes(sleeps, legacy, user_where, expected_where):
     cursor = at(day(3), 12)
     since = cursor - dt.timedelta(minutes=10)
     la = {"project_timezone": "America/Los_Angeles", "legacy_local_time": True} if legacy else {}
@@ -65,7 +73,7 @@ def test_given_a_saved_cursor_when_the_next_sync_runs_then_it_asks_only_from_the
     utc, local = int(since.timestamp()), int(dt.datetime(2026, 3, 5, 3, 50, tzinfo=UTC).timestamp())
     with FakeMixpanel(events_per_day=20, days=[day(3)], project_timezone="America/Los_Angeles" if legacy else "UTC") as fake:
         cfg = config(fake.url, start_date=str(day(0)), **la, **({"where": user_where} if user_where else {}))
-        output = read_at(at(day(3), 13), cfg, {"timestamp": "2026-03-05T12:00:00.000Z", "swept": {}})
+        output = read_at(at(day(3), 13), cfg, in_sweep_plan({"timestamp": "2026-03-05T12:00:00.000Z", "swept": {}}))
         [request] = fake.requests
     assert (request.params["from_date"], request.params["to_date"]) == (str(day(3)), str(day(3)))
     assert request.params["where"] == expected_where.format(utc=utc, local=local)
@@ -88,7 +96,7 @@ def test_given_syncs_every_15_minutes_when_they_run_then_each_event_comes_once_p
         requests = [(request.params["from_date"], request.params.get("where")) for request in fake.requests]
     assert set(arrived) <= set(seen)  # every event that had arrived 10 minutes before the last sync
     assert len(seen) <= len(set(seen)) * (1 + 10 / 15) + 2  # each once, plus those in the 10-minute overlap: never the day again
-    assert len(requests) == 12 and all(where and where.startswith('properties["$time"] >= datetime(') for _, where in requests[1:])
+    assert len(requests) == 12 and all(where and where.startswith('number(properties["mp_processing_time_ms"]) >= ') for _, where in requests[1:])
 
 
 # --- late events and sweeps --------------------------------------------------------------------
@@ -99,10 +107,10 @@ def three_days_then_a_late_event(fake: FakeMixpanel, cfg: dict) -> dict:
     first = read_at(at(day(2), 23), cfg)
     assert not first.errors
     fake.add_events([late_event(day(1), "late-day-1")])
-    return last_state(first)
+    return in_sweep_plan(last_state(first))
 
 
-def test_given_a_late_event_when_its_days_sweep_comes_then_it_is_delivered_then_and_only_then(sleeps):
+def test_given_the_sweep_plan_and_a_late_event_when_its_days_sweep_comes_then_it_is_delivered_then_and_only_then(sleeps):
     with FakeMixpanel(events_per_day=5, days=[day(0), day(1), day(2)]) as fake:
         cfg = config(fake.url, start_date=str(day(0)), lookback_window_days=2)  # one sweep, on D+3: the day after the lookback
         state = three_days_then_a_late_event(fake, cfg)
@@ -124,7 +132,7 @@ def test_given_a_late_event_when_its_days_sweep_comes_then_it_is_delivered_then_
     assert late not in ids and all("where" in p for p in asked)  # not swept twice
 
 
-def test_given_a_sweep_that_fails_when_the_next_sync_runs_then_the_sweep_is_redone(sleeps):
+def test_given_the_sweep_plan_and_a_sweep_that_fails_when_the_next_sync_runs_then_the_sweep_is_redone(sleeps):
     with FakeMixpanel(events_per_day=5, days=[day(0), day(1), day(2)]) as fake:
         cfg = config(fake.url, start_date=str(day(0)), lookback_window_days=2)
         state = three_days_then_a_late_event(fake, cfg)
@@ -148,13 +156,15 @@ def test_given_a_sweep_that_fails_when_the_next_sync_runs_then_the_sweep_is_redo
 
 def test_given_a_day_whose_reads_break_off_when_read_then_it_is_split_into_hour_ranges_each_checkpointed(sleeps):
     with FakeMixpanel(events_per_day=400, days=[day(0)]) as fake:
-        fake.add_fault("reset", after_bytes=20_000, times=2)  # the whole day, then its first half, break off
+        fake.add_fault("reset", after_bytes=20_000, times=4)  # the whole day, then its first half, break off twice each
         output = read_at(at(day(1), 1), config(fake.url, start_date=str(day(0)), end_date=str(day(0))))
         wheres = [request.params.get("where") for request in fake.requests]
         everything = event_ids(fake.expected_events(day(0), day(0)))
     six, noon = int(at(day(0), 6).timestamp()), int(at(day(0), 12).timestamp())
     assert wheres == [
         None,
+        None,  # one break is taken as chance; the second in a row splits the piece
+        f'properties["$time"] < datetime({noon})',
         f'properties["$time"] < datetime({noon})',
         f'properties["$time"] < datetime({six})',
         f'properties["$time"] >= datetime({six}) and properties["$time"] < datetime({noon})',
@@ -162,7 +172,7 @@ def test_given_a_day_whose_reads_break_off_when_read_then_it_is_split_into_hour_
     ]
     assert set(ordered_ids(output)) == set(everything) and not output.errors
     assert cursors(output) == [f"{day(0)}T05:59:59.999Z", f"{day(0)}T11:59:59.999Z", f"{day(0)}T23:59:59.999Z"]
-    assert len([line for line in warnings(output) if "the read broke off" in line]) == 2
+    assert len([line for line in warnings(output) if "the read broke off" in line]) == 4
 
 
 def test_given_a_big_day_on_a_connection_that_drops_every_300_lines_when_read_then_it_completes_in_checkpointed_pieces(sleeps):
@@ -216,10 +226,11 @@ def test_given_a_big_project_when_backfilled_then_windows_shrink_to_the_target_a
 def test_given_a_legacy_project_synced_hourly_across_a_dst_change_then_every_event_is_delivered_late_ones_included(sleeps):
     days = [dt.date(2026, 3, 6) + dt.timedelta(days=offset) for offset in range(4)]  # Los Angeles springs forward on the 8th
     with FakeMixpanel(events_per_day=300, days=days, project_timezone="America/Los_Angeles", now=clock) as fake:
-        cfg = config(fake.url, start_date=str(days[0]), project_timezone="America/Los_Angeles", legacy_local_time=True, lookback_window_days=3)
+        cfg = config(fake.url, start_date=str(days[0]), project_timezone="America/Los_Angeles", legacy_local_time=True, lookback_window_days=4)
         state, seen = None, set()
-        instant, end = dt.datetime(2026, 3, 6, 8, 30, tzinfo=UTC), dt.datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
-        while instant <= end:  # until every day has had its sweep on D+4, local days
+        # The fake's late events arrive up to 96 h after their (true UTC) time: within a lookback of 4 local days
+        instant, end = dt.datetime(2026, 3, 6, 8, 30, tzinfo=UTC), dt.datetime(2026, 3, 15, 9, 0, tzinfo=UTC)
+        while instant <= end:  # until every day has had its sweep on D+5, local days
             output = read_at(instant, cfg, state)
             assert not output.errors, output.errors
             state, seen = last_state(output), seen | set(ordered_ids(output))

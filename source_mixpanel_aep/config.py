@@ -55,6 +55,9 @@ DEFAULT_LOOKBACK_DAYS = 5
 DEFAULT_OVERLAP_MINUTES = 10
 DEFAULT_SWEEPS = 1
 DEFAULT_TARGET_EVENTS = 2_000_000
+SAFETY_SWEEPS = ("events_without_arrival_time", "full_days")
+DEFAULT_SAFETY_SWEEP = SAFETY_SWEEPS[0]
+DEFAULT_ARRIVAL_OVERLAP_MINUTES = 5  # Mixpanel's ingestion lag (stamped -> exportable) is seconds to a minute; 15-min syncs then send 20/15 = 1.33x
 DEFAULT_TIMEOUT_SECONDS = 300
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -99,6 +102,8 @@ class MixpanelConfig:
     late_event_sweeps: int = DEFAULT_SWEEPS  # full re-reads of each past day inside the lookback
     window_target_events: int = DEFAULT_TARGET_EVENTS  # about this many events per request, once the rate is known
     group_keys: Tuple[Tuple[str, int], ...] = ()  # (group key, data_group_id) for group_profiles
+    safety_sweep: str = DEFAULT_SAFETY_SWEEP  # what the arrival plan's sweep of a past day reads (streams/arrival.py)
+    arrival_overlap_minutes: int = DEFAULT_ARRIVAL_OVERLAP_MINUTES  # the arrival read starts this long before the arrival cursor
 
     @property
     def read_timezone(self) -> ZoneInfo:
@@ -452,6 +457,8 @@ def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime], checks: _Chec
         "late_event_sweeps": run(_int_field, raw, "late_event_sweeps", DEFAULT_SWEEPS, 1),
         "window_target_events": run(_int_field, raw, "window_target_events", DEFAULT_TARGET_EVENTS, 1000),
         "group_keys": run(_group_keys, raw),
+        "safety_sweep": run(_safety_sweep, raw),
+        "arrival_overlap_minutes": run(_int_field, raw, "arrival_overlap_minutes", DEFAULT_ARRIVAL_OVERLAP_MINUTES, 0),
     }
     xdm = run(_parse_xdm, raw)
     if checks.errors or checks.unexpected:
@@ -468,6 +475,13 @@ def _parse(raw: Mapping[str, Any], now: Callable[[], dt.datetime], checks: _Chec
         **fields,
         **xdm,
     )
+
+
+def _safety_sweep(raw: Mapping[str, Any]) -> str:
+    value = raw.get("safety_sweep", DEFAULT_SAFETY_SWEEP)
+    if value not in SAFETY_SWEEPS:
+        raise config_error("safety_sweep", f"{value!r} is not a safety sweep.", f'Use "{SAFETY_SWEEPS[0]}" (the default) or "{SAFETY_SWEEPS[1]}".')
+    return value
 
 
 _TENANT = re.compile(r"_?([A-Za-z0-9][A-Za-z0-9_]*)")

@@ -212,11 +212,40 @@ def test_given_a_big_projects_backfill_of_yesterday_when_planned_then_the_day_is
     assert windows[5:] == [Window(d("2024-05-10"), d("2024-05-10"))]  # 00:00-04:48 would reach past 03:00: open-ended
 
 
-def test_given_a_read_that_broke_off_after_300k_events_then_later_windows_aim_at_half_of_that():
+def test_given_a_piece_of_300k_events_had_to_be_split_then_later_windows_aim_at_half_of_that():
     sizer = WindowSizer(settings(), 1_000_000)
-    sizer.broke_off(300_000)
+    sizer.broke_off(0.3)  # 0.3 days of 1M a day
     window = sizer.window(d("2024-05-01"), d("2024-05-31"), None)
     assert window.until == at("2024-05-01T03:26:00Z")  # 1M a day in 150k pieces: 7 of them, 3 h 26 min each (rounded up)
+
+
+def test_given_a_split_when_pieces_complete_then_the_aim_doubles_back_to_the_target_and_no_further():
+    sizer = WindowSizer(settings(target_events=2_000_000), 1_000_000)
+    sizer.broke_off(0.3)
+    targets = []
+    for _ in range(6):
+        sizer.completed()
+        targets.append(sizer.target)
+    assert targets == [300_000, 600_000, 1_200_000, 2_000_000, 2_000_000, 2_000_000]
+    assert sizer.window(d("2024-05-01"), d("2024-05-31"), None) == Window(d("2024-05-01"), d("2024-05-02"))  # two days again
+
+
+def test_given_a_connection_that_drops_at_a_size_when_capped_then_the_aim_never_grows_past_half_of_it():
+    sizer = WindowSizer(settings(target_events=2_000_000), 1_000_000)
+    sizer.cap(10_000)
+    for _ in range(20):
+        sizer.completed()
+    assert sizer.target == 5_000
+
+
+@pytest.mark.parametrize(
+    "share, expected_end",
+    [(1.0, "2024-05-02"), (1 / 24, "2024-05-30")],
+    ids=["a-day-of-arrivals-sizes-like-full-days", "an-hour-of-arrivals-fits-a-month-of-days"],
+)
+def test_given_a_share_of_each_days_events_then_the_window_is_sized_from_that_share(share, expected_end):
+    sizer = WindowSizer(settings(), 1_000_000)
+    assert sizer.window(d("2024-05-01"), d("2024-05-31"), None, share=share).end == d(expected_end)
 
 
 def test_sweeps_of_consecutive_days_share_windows_and_a_gap_starts_a_new_one():

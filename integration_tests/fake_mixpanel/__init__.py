@@ -16,7 +16,11 @@ A given project_id other than FAKE_PROJECT_ID is 403 with any credentials.
 
 ``where``: only its ``$time`` bounds are applied, ``properties["$time"] >= datetime(<Unix seconds>)``
 (also ``>``, ``<``, ``<=``, ``==``) joined to the rest with ``and``, e.g. ``(<theirs>) and (<ours>)``;
-every other condition, and ``$time`` under ``or``/``not``, is ignored (see ``where.py``).
+arrival bounds too, ``number(properties["mp_processing_time_ms"]) >= <ms>`` (or without ``number()``;
+an event lacking the property matches none) and ``[not] defined(properties["mp_processing_time_ms"])``;
+``fake.honour_arrival_filter = False`` ignores those, as a server that does not apply them would.
+Every other condition, and ``$time`` under ``or``/``not``, is ignored (see ``where.py``).
+Events without ``mp_processing_time_ms``: pass them to ``add_events`` without it.
 
 Generated events (``events_per_day`` + ``days``, see ``events.py``): about 1 in 100 is *late*, its
 ``mp_processing_time_ms`` between 1 h and 96 h after its ``time`` (spread over that range); every

@@ -14,8 +14,8 @@ Arrival (``mp_processing_time_ms``, UTC ms): about 1 event in 100 is *late*, pro
 event is processed within about 4.5 seconds of its ``time``.  Which events are late, and by how
 much, follows from the seed like everything else; lateness is independent of ``$import`` (about
 1 event in 16, sent through /import, which only sets ``"$import": true`` and ``mp_lib``).
-For a legacy project (stored ``time`` in local wall-clock seconds) the processing time is
-computed from the stored number too, so it is off by the project's UTC offset.
+For a legacy project (stored ``time`` in local wall-clock seconds) the server passes
+``arrival_shift`` so that the processing time is true UTC, as Mixpanel writes it for every project.
 """
 
 from __future__ import annotations
@@ -132,21 +132,26 @@ def day_of_time(value) -> datetime.date | None:
         return None
 
 
-def last_arrival_ms(day: datetime.date) -> int:
+_MAX_SHIFT_MS = 14 * 3_600_000  # the largest UTC offset there is: a legacy day's arrivals end at most this much later
+
+
+def last_arrival_ms(day: datetime.date, shifted: bool = False) -> int:
     """No event ``event_lines(day, ...)`` generates is processed after this (Unix ms), whatever the count or seed."""
-    return ((day - _EPOCH).days + 1) * 86_400_000 + _LATE_MAX_MS
+    return ((day - _EPOCH).days + 1) * 86_400_000 + _LATE_MAX_MS + (_MAX_SHIFT_MS if shifted else 0)
 
 
 def event_lines(day: datetime.date, count: int, *, seed: int = 0, time_in_ms: bool = False,
                 wanted: frozenset[str] | set[str] | None = None,
-                keep: Callable[[int, int], bool] | None = None) -> Iterator[bytes]:
+                keep: Callable[[int, int], bool] | None = None,
+                arrival_shift: Callable[[int], int] | None = None) -> Iterator[bytes]:
     """Yield the JSON lines (bytes ending in b"\\n") of ``generate_events(day, count, seed=seed)``.
 
     ``wanted`` (event names) filters without changing the other events: the random draws
     happen for every event, only the formatting is skipped.  ``keep(time, processing_ms)`` does
     the same on the event's stored ``time`` (Unix seconds, even with ``time_in_ms``) and its
     ``mp_processing_time_ms``, so the server filters on them without parsing a line (or even
-    formatting it).  Times rise through the day: event i lands in the i-th of ``count`` equal
+    formatting it).  ``arrival_shift(time)``: seconds to add to a stored (local wall-clock) time to
+    get UTC, for a legacy project's ``mp_processing_time_ms``.  Times rise through the day: event i lands in the i-th of ``count`` equal
     slices of the day, at a random offset.
     """
     rng = random.Random("fake-mixpanel:%d:%s" % (seed, day.isoformat()))
@@ -160,13 +165,14 @@ def event_lines(day: datetime.date, count: int, *, seed: int = 0, time_in_ms: bo
         if wanted is not None and name not in wanted:
             continue
         t = day_start + (i * 86400) // count + (r >> 7) % slot
-        received = t * 1000 + 40 + (s & 0xFFF)  # client -> API latency, in ms
+        t_utc = t if arrival_shift is None else t + arrival_shift(t)
+        received = t_utc * 1000 + 40 + (s & 0xFFF)  # client -> API latency, in ms
         # Arrival: within seconds, except the late ~1%, 1 h to 96 h after `time`.  Decided from r ^ s
         # (no third draw, so the draws of the next events don't shift): uniform, and independent of
         # r alone and of s alone, so lateness is not tied to the event name, the user or $import.
         late = r ^ s
         if late % _LATE_ONE_IN == 0:
-            processed = t * 1000 + _LATE_MIN_MS + (late // _LATE_ONE_IN) % (_LATE_MAX_MS - _LATE_MIN_MS + 1)
+            processed = t_utc * 1000 + _LATE_MIN_MS + (late // _LATE_ONE_IN) % (_LATE_MAX_MS - _LATE_MIN_MS + 1)
         else:
             processed = received + 5 + ((s >> 35) & 255)
         if keep is not None and not keep(t, processed):

@@ -437,7 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
         drop = fake.drop_every_lines if kind in (None, "none") else None
         # With a clock, a body is kept and reused only when every event of its days exists (then it is
         # what it would be without a clock, whatever the instant); otherwise it is generated each time.
-        cache_key = (from_date, to_date, time_in_ms, wanted, where, limit, writer.gzip_ok, writer.charset)
+        cache_key = (from_date, to_date, time_in_ms, wanted, where, limit, writer.gzip_ok, writer.charset, fake.honour_arrival_filter)
         version = fake._version
         if fake.cache_bodies and fault is None and (at is None or fake._settled(from_date, to_date, at)):
             with fake._lock:

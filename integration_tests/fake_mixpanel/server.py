@@ -39,7 +39,7 @@ from .events import day_of_time, event_lines, last_arrival_ms
 from .handler import FAULT_KINDS, RecordedRequest, _Fault, _Handler, _Server
 from .people import DEFAULT_PAGE_SIZE, PeopleData
 from .reports import ReportsData
-from .where import time_filter
+from .where import arrival_filter, time_filter
 
 _RAW = object()  # marks add_raw_line entries: sent verbatim, never filtered, never "expected"
 _NOTHING = object()  # a generated day of which nothing exists yet
@@ -109,12 +109,16 @@ class FakeMixpanel:
         self.generated_days = frozenset(days or ()) if events_per_day else frozenset()
         self.gzip_enabled, self.chunk_size, self.gzip_min_bytes = gzip_enabled, chunk_size, gzip_min_bytes
         self.today, self.project_timezone, self._tz = today, project_timezone, ZoneInfo(project_timezone)
+        self._shifts: dict[int, int] = {}  # legacy: stored hour -> seconds from local wall clock to UTC
+        self._arrival_shift = None if project_timezone == "UTC" else self._shift
         self.host, self.port = host, port
         self.credentials_valid, self.expired_credentials = credentials_valid, expired_credentials
         self.payment_required = payment_required
         self.debug = bool(os.environ.get("FAKE_MIXPANEL_DEBUG")) if debug is None else debug
         self.cache_bodies = cache_bodies
         self.now, self.drop_every_lines = now, drop_every_lines
+        # A plain attribute: False serves `where`'s mp_processing_time_ms bounds as if they were not there.
+        self.honour_arrival_filter = True
         self._bodies: dict[tuple, object] = {}  # request key -> handler._CachedBody, when cache_bodies
         self._version = 0  # bumped by every change of the data: a body generated across a change is not kept
         self.requests: list[RecordedRequest] = []
@@ -292,21 +296,38 @@ class FakeMixpanel:
             return False
         return all(t * 1_000_000 <= cut.wall_us and (p is None or p * 1000 <= cut.utc_us) for t, p in latest)
 
-    @staticmethod
-    def _generated_settled(day: datetime.date, cut: _Cutoff) -> bool:
-        day_end = ((day - _EPOCH.date()).days + 1) * 86400  # every stored time of the day is < day_end
-        return (day_end - 1) * 1_000_000 <= cut.wall_us and last_arrival_ms(day) * 1000 <= cut.utc_us
+    def _shift(self, stored: int) -> int:
+        """Seconds from a stored local wall-clock time to UTC (legacy projects), cached per hour."""
+        hour = stored // 3600
+        shift = self._shifts.get(hour)
+        if shift is None:
+            wall = (_EPOCH + datetime.timedelta(hours=hour)).replace(tzinfo=self._tz)
+            shift = self._shifts[hour] = int(wall.timestamp()) - hour * 3600
+        return shift
 
-    def _generated_keep(self, day: datetime.date, time_ok: Callable[[float], bool] | None, cut: _Cutoff | None):
+    def _generated_settled(self, day: datetime.date, cut: _Cutoff) -> bool:
+        day_end = ((day - _EPOCH.date()).days + 1) * 86400  # every stored time of the day is < day_end
+        return (day_end - 1) * 1_000_000 <= cut.wall_us and last_arrival_ms(day, self._arrival_shift is not None) * 1000 <= cut.utc_us
+
+    def _generated_keep(self, day: datetime.date, time_ok: Callable[[float], bool] | None, cut: _Cutoff | None,
+                        arrival_ok: Callable[[float], bool] | None = None):
         """The ``keep`` for ``event_lines`` of a generated day (None: every event; _NOTHING: none)."""
         if cut is not None and (cut.wall_us // 1_000_000) < (day - _EPOCH.date()).days * 86400:
             return _NOTHING  # the whole day is still in the future
+        if getattr(arrival_ok, "only_missing", False):
+            return _NOTHING  # every generated event has mp_processing_time_ms
         if cut is None or self._generated_settled(day, cut):
-            return None if time_ok is None else (lambda t, processed: time_ok(t))
+            if arrival_ok is None:
+                return None if time_ok is None else (lambda t, processed: time_ok(t))
+            if time_ok is None:
+                return lambda t, processed: arrival_ok(processed)
+            return lambda t, processed: time_ok(t) and arrival_ok(processed)
         wall_s, utc_ms = cut.wall_us // 1_000_000, cut.utc_us // 1000  # generated times are whole s and ms
-        if time_ok is None:
+        if time_ok is None and arrival_ok is None:
             return lambda t, processed: t <= wall_s and processed <= utc_ms
-        return lambda t, processed: t <= wall_s and processed <= utc_ms and time_ok(t)
+        time_ok = time_ok or (lambda t: True)
+        arrival_ok = arrival_ok or (lambda processed: True)
+        return lambda t, processed: t <= wall_s and processed <= utc_ms and time_ok(t) and arrival_ok(processed)
 
     def _record(self, record: RecordedRequest) -> None:
         with self._lock:
@@ -326,15 +347,16 @@ class FakeMixpanel:
                     where: str | None = None, at: datetime.datetime | None = None) -> Iterator[bytes]:
         """The body lines for those days; ``at``: only the events that exist at that instant (None: all)."""
         time_ok = time_filter(where)  # the $time bounds of ``where`` (see where.py); None: every event
+        arrival_ok = arrival_filter(where) if self.honour_arrival_filter else None  # its mp_processing_time_ms bounds
         cut = self._cutoff(at) if at is not None else None
         with self._lock:
             days = sorted(d for d in self.generated_days.union(self._explicit) if from_date <= d <= to_date)
         for day in days:
             if day in self.generated_days:
-                keep = self._generated_keep(day, time_ok, cut)
+                keep = self._generated_keep(day, time_ok, cut, arrival_ok)
                 if keep is not _NOTHING:
                     yield from event_lines(day, self.events_per_day, seed=self.seed, time_in_ms=time_in_ms,
-                                           wanted=wanted, keep=keep)
+                                           wanted=wanted, keep=keep, arrival_shift=self._arrival_shift)
             with self._lock:  # snapshot: events added meanwhile show up in the next request
                 entries = list(self._explicit.get(day, ()))
             for name, line, t, processed in entries:
@@ -342,6 +364,7 @@ class FakeMixpanel:
                     if raw:
                         yield line
                 elif ((wanted is None or name in wanted) and (time_ok is None or time_ok(t))
+                      and (arrival_ok is None or arrival_ok(processed))
                       and (cut is None or (t * 1_000_000 <= cut.wall_us
                                            and (processed is None or processed * 1000 <= cut.utc_us)))):
                     yield _with_ms(line) if time_in_ms else line

@@ -11,6 +11,13 @@ Ignored (every event passes them): every other condition (``properties["$os"] ==
 would drop events the real server would send. An event's ``$time`` is its stored
 ``properties.time`` in seconds (the fake stores seconds; with ``time_in_ms`` it still compares
 seconds). Raw lines (``add_raw_line``) are never filtered.
+
+Arrival (``mp_processing_time_ms``, UTC ms) is applied the same way, as a conjunct:
+``number(properties["mp_processing_time_ms"]) OP N`` or ``properties["mp_processing_time_ms"] OP N``
+(N in ms), as Mixpanel's "Hot Shard Limits" scripts send it; an event without the property matches
+no such comparison. ``defined(properties["mp_processing_time_ms"])`` and its ``not`` keep only the
+events with (without) it. ``arrival_filter`` builds that predicate; the server can be told to
+ignore it (``FakeMixpanel.honour_arrival_filter = False``), as a server that does not apply it would.
 """
 
 from __future__ import annotations
@@ -24,6 +31,11 @@ _COMPARISON = re.compile(
     r"""properties\s*\[\s*["']\$time["']\s*\]\s*(>=|<=|==|>|<)\s*datetime\s*\(\s*(?:(-?\d+(?:\.\d+)?)|["']([^"']+)["'])\s*\)""",
     re.IGNORECASE,
 )
+_ARRIVAL = re.compile(
+    r"""(?:number\s*\(\s*)?properties\s*\[\s*["']mp_processing_time_ms["']\s*\](?:\s*\))?\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?)""",
+    re.IGNORECASE,
+)
+_DEFINED = re.compile(r"""(not\s+)?defined\s*\(\s*properties\s*\[\s*["']mp_processing_time_ms["']\s*\]\s*\)""", re.IGNORECASE)
 _OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 _OR = re.compile(r"\s+or\s+", re.IGNORECASE)
@@ -105,3 +117,40 @@ def time_filter(where: Optional[str]) -> Optional[Callable[[float], bool]]:
         (first, low), (second, high) = bounds
         return lambda seconds: first(seconds, low) and second(seconds, high)
     return lambda seconds: all(compare(seconds, bound) for compare, bound in bounds)
+
+
+class ArrivalFilter:
+    """A predicate on an event's `mp_processing_time_ms` (None when it has none) for the arrival bounds of `where`.
+
+    `only_missing`: the filter keeps only events without the property (generated events all have it).
+    """
+
+    def __init__(self, bounds: list, defined: Optional[bool]):
+        self._bounds, self._defined = bounds, defined
+        self.only_missing = defined is False  # with bounds too, nothing matches: no generated event either
+
+    def __call__(self, processed: Optional[float]) -> bool:
+        if processed is None:
+            return self._defined is False and not self._bounds
+        if self._defined is False:
+            return False
+        return all(compare(processed, bound) for compare, bound in self._bounds)
+
+
+def arrival_filter(where: Optional[str]) -> Optional[ArrivalFilter]:
+    """The arrival bounds `where` sets (a predicate on `mp_processing_time_ms`), or None when it sets none."""
+    if not where:
+        return None
+    bounds, defined = [], None
+    for atom in conjuncts(where):
+        atom = atom.strip()
+        match = _ARRIVAL.fullmatch(atom)
+        if match:
+            bounds.append((_OPERATORS[match.group(1)], float(match.group(2))))
+            continue
+        match = _DEFINED.fullmatch(atom)
+        if match:
+            defined = not match.group(1)
+    if not bounds and defined is None:
+        return None
+    return ArrivalFilter(bounds, defined)

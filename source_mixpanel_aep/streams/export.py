@@ -40,6 +40,7 @@ from ..config import MixpanelConfig
 from ..jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, line_batches, parse_lines
 from ..logs import http_logger
 from ..record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
+from .arrival import ArrivalCheck, answered_at, arrival_base, arrival_first_day, arrival_windows, fallback_until
 from .http import (
     READ_SETTINGS,
     REQUESTS_PER_HOUR,
@@ -55,17 +56,25 @@ from .http import (
 )
 from .messages import Progress, Undelivered, WindowLosses
 from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_windows, window_days
-from .plan_words import budget_line, describe_plan
+from .plan_words import arrival_fallback_line, budget_line, describe_arrival_plan, describe_plan
 from .windows import CURSOR_FIELD, StateError, Window, combined_where, format_cursor, time_filter
 
 WINDOW_ATTEMPTS = 4  # reads of a window too small to split (15 minutes) that broke off, before the sync fails
 SPLIT_PAUSE_SECONDS = 1.0  # before reading the halves of a window that broke off (requests stay paced by the budget)
-MAX_BREAKS = 24  # reads in a row that broke off, however split, before the sync fails: 30 days halve to 15 minutes in 12
+MAX_BREAKS = 30  # reads in a row that broke off, however split, before the sync fails: 30 days halve to 15 minutes in 12 splits of 2 breaks
 CHUNK_BYTES = 256 * 1024
 HEADERS = {"Accept-Encoding": "gzip", "Accept": "text/plain"}
 RECORD = Type.RECORD  # bound once: on Python 3.11 `Type.RECORD` is a Python-level EnumType.__getattr__ call
 
 _BODY_FAILURES = (BodyError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+SAME_COUNT = 0.02  # two breaks of a piece within 2% of each other, at LARGE_COUNT records or more, are a size limit, not chance
+LARGE_COUNT = 1000
+
+
+def _same_count(count: int, before: int) -> bool:
+    return count >= LARGE_COUNT and abs(count - before) <= SAME_COUNT * count
 
 
 class NotYetAtMixpanel(Exception):
@@ -105,6 +114,8 @@ class ExportStream(Stream, CheckpointMixin):
             max_days=config.date_window_days,
             target_events=config.window_target_events,
             read_tz=config.read_timezone,
+            unstamped_sweeps=config.safety_sweep == "events_without_arrival_time",
+            arrival_overlap=dt.timedelta(minutes=config.arrival_overlap_minutes),
         )
         self._read_state = ReadState()
         self._sizer = WindowSizer(self._plan, None)
@@ -113,6 +124,11 @@ class ExportStream(Stream, CheckpointMixin):
         self._states_sent = 0
         self._undelivered = Undelivered()
         self._future_day_warned = False
+        self._state_due = self._defer_states = False  # read(): a completed window's STATE waits for the next window
+        self._size_limit: Optional[int] = None  # this sync: the record count a connection dropped at, twice in a row
+        self._fell_back: Optional[str] = None  # this sync: why the arrival plan gave way to the sweep plan (arrival.py)
+        self._answered: Optional[dt.datetime] = None  # this sync: the earliest moment an answer was taken (arrival.py)
+        self._establishes = False  # this sync, read to its end, vouches for every arrival before `_answered`
 
     def get_json_schema(self) -> Mapping[str, Any]:
         return self._records.json_schema or super().get_json_schema()  # None: the packaged schemas/events.json
@@ -143,6 +159,7 @@ class ExportStream(Stream, CheckpointMixin):
     def _windows(self, sync_mode: SyncMode, log: bool = True) -> Iterator[Window]:
         """The fresh part, then the sweeps due once it is read (plan.py); logged as a plan first."""
         config, plan, state = self._config, self._plan, self._read_state
+        self._fell_back, self._answered, self._establishes, self._size_limit = None, None, False, None
         now = self._now()
         today = config.today(now)
         last = min(config.end_date, today) if config.end_date else today
@@ -155,16 +172,31 @@ class ExportStream(Stream, CheckpointMixin):
                 "is kept as it is. If it is wrong, reset the stream."
             )
             return
-        first, since = fresh_start(state, plan)
+        base = arrival_base(state, plan, today) if incremental else None
+        self._establishes = base is not None or state.cursor is None  # a first (or full) read vouches for everything it read
         due = state.due_sweeps(today, plan) if incremental else []
-        fresh_days = max(0, (last - first).days + 1)
-        self._progress = Progress(total_days=fresh_days + len(due))
-        if log:
-            self.logger.info(describe_plan(self.name, plan, state, first, since, last, due))
-            self._log_request_budget(first, since, last, due, now)
-        yield from fresh_windows(self._sizer, first, since, last, now)
+        if base is not None:
+            first, since = arrival_first_day(base, plan), None
+            self._progress = Progress(total_days=max(0, (last - first).days + 1) + len(due))
+            if log:
+                self.logger.info(describe_arrival_plan(self.name, plan, state, base, first, last, due))
+            for window in arrival_windows(self._sizer, base, plan, last, now):
+                yield window
+                if self._fell_back:
+                    break
+            if self._fell_back:  # the sweep plan for the rest of this sync: the fresh part by event time, full sweeps
+                first, since = fresh_start(state, plan)
+                yield from fresh_windows(self._sizer, first, since, last, self._now())
+        else:
+            first, since = fresh_start(state, plan)
+            self._progress = Progress(total_days=max(0, (last - first).days + 1) + len(due))
+            if log:
+                self.logger.info(describe_plan(self.name, plan, state, first, since, last, due))
+                self._log_request_budget(first, since, last, due, now)
+            yield from fresh_windows(self._sizer, first, since, last, now)
         if incremental:  # days the fresh part read whole are no longer due
-            yield from sweep_windows(self._sizer, state.due_sweeps(config.today(self._now()), plan))
+            unstamped = base is not None and not self._fell_back and plan.unstamped_sweeps
+            yield from sweep_windows(self._sizer, state.due_sweeps(config.today(self._now()), plan), unstamped)
 
     def _log_request_budget(self, first: dt.date, since: Optional[dt.datetime], last: dt.date, due: List[dt.date], now: dt.datetime) -> None:
         """The requests this sync plans, against Mixpanel's 60 an hour: a long backfill is paced from the start, never rate-limited."""
@@ -195,7 +227,14 @@ class ExportStream(Stream, CheckpointMixin):
         limited = bool(internal_config.limit)
         self._undelivered = Undelivered()
         self._states_sent = 0
+        # A window's STATE goes out once the next window is known (or the plan is done), so the last one
+        # carries what the whole sync vouches for (the arrival cursor) without a STATE of its own.
+        self._state_due = False
+        self._defer_states = True
         for window in self._windows(configured_stream.sync_mode):
+            if self._state_due and state_manager is not None:
+                self._state_due = False
+                yield self._state_message(state_manager)
             if slice_logger.should_log_slice_message(logger):
                 yield slice_logger.create_slice_log_message(window.as_slice())
             if not limited:
@@ -211,10 +250,32 @@ class ExportStream(Stream, CheckpointMixin):
                 if state_manager is not None:
                     yield self._state_message(state_manager)
                 return
-        if not self._states_sent and state_manager is not None:  # nothing completed (or nothing to read): the state as it was
+        changed = self._finish_sync()  # the plan was read to its end: what it vouches for
+        if (self._state_due or changed or not self._states_sent) and state_manager is not None:  # also: nothing completed, the state as it was
             yield self._state_message(state_manager)
         if self._undelivered:
             raise self._undelivered.error()
+
+    def _finish_sync(self) -> bool:
+        """Every window of the plan was read: the arrival cursor moves (or, after a fallback, gives way to the sweep plan); True when the state changed."""
+        state, before = self._read_state, self._read_state.to_state()
+        today = self._config.today(self._now())
+        if self._fell_back:
+            state.arrived, state.sweep_plan_until = None, fallback_until(today, self._plan)
+        elif self._establishes and self._answered is not None:
+            state.arrived = self._answered
+            if state.sweep_plan_until is not None and today > state.sweep_plan_until:
+                state.sweep_plan_until = None
+        elif not self._establishes:  # a sweep-plan sync vouches for no arrivals: the next arrival read starts from what the fields vouch for
+            state.arrived = None
+        return state.to_state() != before
+
+    def _judge_arrivals(self, check: Optional[ArrivalCheck], window: Window) -> None:
+        """An answer that breaks the arrival promise: the sync falls back to the sweep plan, with one WARN saying why."""
+        if check is None or not check.failed or self._fell_back:
+            return
+        self._fell_back = "ignored" if check.below or window.arrived_since is not None else "unstamped"
+        self.logger.warning(arrival_fallback_line(window, check, fallback_until(self._config.today(self._now()), self._plan)))
 
     def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[AirbyteMessage]:
         """One window's messages (the CDK's per-slice API): the same code `read` runs for each window."""
@@ -228,14 +289,18 @@ class ExportStream(Stream, CheckpointMixin):
 
     def _window_messages(self, window: Window, state_manager: Optional[ConnectorStateManager] = None) -> Iterator[AirbyteMessage]:
         """The window's RECORDs, then its ESTIMATE and STATE; a read that broke off is split in halves and read again."""
-        pending = [window]
+        pending = [(window, 0, 0)]
         breaks = tiny_attempts = 0
         while pending:
-            piece = pending.pop(0)
+            piece, piece_breaks, broke_at = pending.pop(0)
+            if self._state_due and state_manager is not None:  # the piece before this one, checkpointed before this is asked for
+                self._state_due = False
+                yield self._state_message(state_manager)
             started = time.monotonic()
             requested_at = self._now()
             count = 0
             undelivered = self._undelivered.for_window(piece)
+            check = None if piece.unstamped else ArrivalCheck(piece)
             try:
                 response = self._request(piece)
             except NotYetAtMixpanel:
@@ -246,34 +311,46 @@ class ExportStream(Stream, CheckpointMixin):
                 undelivered = self._undelivered.for_window(piece)
                 response = self._request(piece, newest_day_refusal_is_midnight=False)
             try:
-                yield from self._records_of(response, piece, undelivered)
+                yield from self._records_of(response, piece, undelivered, check)
                 count = undelivered.delivered
             except _BODY_FAILURES as error:
                 count = undelivered.delivered
                 breaks += 1
-                # A connection that broke off is read again in halves; malformed data is the data, not the size: read again whole
-                halves = None if isinstance(error, MalformedLine) else split(piece, requested_at, self._plan.read_tz)
-                tiny_attempts += halves is None
+                self._judge_arrivals(check, piece)  # what was delivered before the break was delivered
+                malformed = isinstance(error, MalformedLine)
+                # A first break is taken as chance (read the piece again as it was); a second in a row as its size: read it in halves.
+                # Malformed data is the data, not the size: read again whole.
+                if piece_breaks and _same_count(count, broke_at):  # twice at the same, large count: a connection that drops at that size
+                    self._size_limit = min(self._size_limit or count, count)
+                    self._sizer.cap(count)
+                sized_out = bool(self._size_limit) and count >= self._size_limit * (1 - SAME_COUNT)  # the drop point seen before
+                halves = None if malformed or not (piece_breaks or sized_out) else split(piece, requested_at, self._plan.read_tz)
+                tiny_attempts += halves is None and (malformed or bool(piece_breaks))
                 if breaks >= MAX_BREAKS or tiny_attempts >= WINDOW_ATTEMPTS:
                     raise self._window_failed(piece, error, breaks) from None
                 self._undelivered.discard(piece)
-                self._sizer.broke_off(count)
+                if halves:
+                    self._sizer.broke_off(window_days(piece, self._plan.read_tz))
                 # Halves are a new plan, not a retry of the same request: a short pause. Re-reading the same window backs off.
-                delay = SPLIT_PAUSE_SECONDS if halves else self._backoff.delay(tiny_attempts)
+                delay = SPLIT_PAUSE_SECONDS if halves or not (piece_breaks or malformed) else self._backoff.delay(tiny_attempts)
                 again = f"as {halves[0].label} and {halves[1].label}" if halves else "again whole"
                 self.logger.warning(
                     f"{piece.label}: the read broke off after {count} records ({error}); reading it {again} in {delay:.0f} s "
                     "(records may repeat; dedupe on _id)."
                 )
                 self._sleep(delay)
-                pending[0:0] = halves or [piece]
+                pending[0:0] = [(half, 0, 0) for half in halves] if halves else [(piece, piece_breaks + 1, count)]
                 continue
             finally:
                 response.close()
             breaks = 0
+            self._judge_arrivals(check, piece)
+            at = answered_at(requested_at, response.headers.get("Date"))
+            self._answered = at if self._answered is None else min(self._answered, at)
+            self._sizer.completed()
             yield from self._completed(piece, requested_at, count, time.monotonic() - started, state_manager)
 
-    def _records_of(self, response: requests.Response, window: Window, undelivered: WindowLosses) -> Iterator[AirbyteMessage]:
+    def _records_of(self, response: requests.Response, window: Window, undelivered: WindowLosses, check: Optional[ArrivalCheck] = None) -> Iterator[AirbyteMessage]:
         name = self.name
         to_record, unmappable, clock = self._records.map, mapping.UnmappableEvent, time.time_ns
         count = 0
@@ -284,6 +361,8 @@ class ExportStream(Stream, CheckpointMixin):
                 except unmappable as error:
                     undelivered.add(f"event #{index}", str(error))
                     continue
+                if check is not None:  # an event (it became a record): does it keep the arrival promise?
+                    check(value)
                 count += 1
                 # Positional: the protocol classes' generated __init__ takes them at half the cost of keywords (pinned in tests)
                 yield AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(name, record, clock() // 1_000_000))  # type: ignore[arg-type]
@@ -309,7 +388,9 @@ class ExportStream(Stream, CheckpointMixin):
                 "guardrail for Profile ExperienceEvents; they were emitted, and AEP may keep them out of Real-Time Customer Profile."
             )
         yield progress.estimate_message(self.name)
-        if state_manager is not None:
+        if state_manager is not None and self._defer_states:
+            self._state_due = True
+        elif state_manager is not None:
             yield self._state_message(state_manager)
 
     def _request(self, window: Window, limit: Optional[int] = None, newest_day_refusal_is_midnight: bool = True, checking: bool = False) -> requests.Response:
@@ -355,7 +436,7 @@ class ExportStream(Stream, CheckpointMixin):
         if window.start >= window.end:
             self._progress.add(window.days, 0)
             return None
-        return Window(window.start, window.end - dt.timedelta(days=1), window.since, None, window.sweep)
+        return window.part(window.start, window.end - dt.timedelta(days=1), window.since, None)
 
     def _values(self, response: requests.Response, window: Window, undelivered: WindowLosses) -> Iterator[Any]:
         """The body's events as parsed JSON values, in constant memory (jsonl.py)."""

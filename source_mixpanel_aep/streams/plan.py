@@ -2,6 +2,10 @@
 
 Pure: dates, instants and counts in, windows and state out; no HTTP, no protocol.
 
+Incremental syncs normally read by arrival (arrival.py, which builds on the state and windows
+here); the plan below is the sweep plan: the first sync's backfill, and the fallback when reading
+by arrival is not possible.
+
 A sync reads, in this order:
 1. **The fresh part**: from the cursor minus `overlap` (events that reach Mixpanel a little after
    they happen) up to today, with the server-side filter `properties["$time"] >= datetime(S)`,
@@ -29,13 +33,18 @@ keeps working:
      "events_per_day": 41250}                                      # sizing hint
 A state without `swept` (from before this plan, or another connector's `date`/`time`) is read as
 that plan left it: the cursor's day and the `lookback` days before it read in full at the cursor.
+
+Since the arrival plan (arrival.py) two more optional fields:
+    "arrived": "2024-05-10T12:00:00.000Z",  # every event Mixpanel ingested before this, of the days read, was read
+    "sweep_plan_until": "2024-05-16"        # the arrival filter was not applied / events lacked the property:
+                                            # the plan above is used (full sweeps) up to this day
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 from zoneinfo import ZoneInfo
 
@@ -43,7 +52,7 @@ from .windows import CURSOR_FIELD, StateError, Window, day_start, format_cursor,
 
 FIRST_WINDOW_DAYS = 6  # with no rate known yet: 6 + 12 x 30 days = a year (and a day) in 13 requests
 MIN_PIECE = dt.timedelta(minutes=15)  # a window is split no finer than this
-BREAK_MARGIN = 0.5  # after a read broke off at N events, windows aim at half of N
+BREAK_MARGIN = 0.5  # after a piece of N events had to be split, windows aim at half of N
 DAY = dt.timedelta(days=1)
 
 
@@ -57,6 +66,8 @@ class PlanSettings:
     max_days: int
     target_events: int
     read_tz: ZoneInfo
+    unstamped_sweeps: bool = False  # the arrival plan's sweeps read only events without mp_processing_time_ms
+    arrival_overlap: dt.timedelta = dt.timedelta(minutes=5)  # the arrival read starts this long before the arrival cursor
 
 
 def sweep_days(lookback_days: int, sweeps: int) -> List[int]:
@@ -93,6 +104,8 @@ class ReadState:
     swept: Dict[dt.date, Optional[dt.datetime]] = field(default_factory=dict)
     events_per_day: Optional[float] = None
     migrated: bool = False  # read from a state without `swept`
+    arrived: Optional[dt.datetime] = None  # arrival.py: what had reached Mixpanel before this instant was read
+    sweep_plan_until: Optional[dt.date] = None  # arrival.py: up to this day, no arrival plan
     _runs: Dict[dt.date, dt.datetime] = field(default_factory=dict, repr=False)  # this sync: a day read in pieces, since when
 
     @classmethod
@@ -124,7 +137,18 @@ class ReadState:
             except (TypeError, ValueError):
                 raise StateError(f"state['swept'] has the key {day_text!r}, which is not a YYYY-MM-DD day") from None
             swept[day] = _parse_instant(day_text, value)
-        return cls(cursor=cursor, swept=swept, events_per_day=rate)
+        state = cls(cursor=cursor, swept=swept, events_per_day=rate)
+        try:
+            state.arrived = _parse_instant("arrived", raw.get("arrived"))
+        except StateError:
+            raise StateError(f"state['arrived'] = {raw.get('arrived')!r} is not an ISO 8601 instant") from None
+        until = raw.get("sweep_plan_until")
+        if until is not None:
+            try:
+                state.sweep_plan_until = dt.date.fromisoformat(until)
+            except (TypeError, ValueError):
+                raise StateError(f"state['sweep_plan_until'] = {until!r} is not a YYYY-MM-DD day") from None
+        return state
 
     def to_state(self) -> Dict[str, Any]:
         state: Dict[str, Any] = {}
@@ -133,6 +157,10 @@ class ReadState:
         state["swept"] = {day.isoformat(): (format_cursor(at) if at else None) for day, at in sorted(self.swept.items())}
         if self.events_per_day is not None:
             state["events_per_day"] = round(self.events_per_day)
+        if self.arrived is not None:
+            state["arrived"] = format_cursor(self.arrived)
+        if self.sweep_plan_until is not None:
+            state["sweep_plan_until"] = self.sweep_plan_until.isoformat()
         return state
 
     # --- what a completed read proves --------------------------------------------------------
@@ -141,6 +169,11 @@ class ReadState:
         read_tz = settings.read_tz
         day = window.start
         while day <= window.end:
+            if window.arrived_since is not None:  # what arrived lately, not the whole day: the day keeps its sweeps owed
+                if day not in self.swept and 0 <= (today - day).days <= settings.lookback_days and sweep_days(settings.lookback_days, settings.sweeps):
+                    self.swept[day] = None
+                day += DAY
+                continue
             begins = window.since is None or day > window.start or window.since <= day_start(day, read_tz)
             ends = window.until is None or day < window.end or window.until >= day_start(day + DAY, read_tz)
             if begins:
@@ -153,7 +186,8 @@ class ReadState:
         if not window.sweep:
             moved = window_cursor(window, read_tz, requested_at)
             self.cursor = max(filter(None, (self.cursor, moved)))
-        self._learn_rate(window, records, requested_at, read_tz)
+        if window.arrived_since is None and not window.unstamped:  # those hold a small part of their days' events
+            self._learn_rate(window, records, requested_at, read_tz)
 
     def _full_read(self, day: dt.date, at: dt.datetime, settings: PlanSettings) -> None:
         self.swept[day] = at
@@ -195,37 +229,56 @@ class ReadState:
 
 
 class WindowSizer:
-    """Window sizes from the events per day seen: `max_days` for a small project, about `target_events` for a big one."""
+    """Window sizes from the events per day seen: `max_days` for a small project, about `target_events` for a big one.
+
+    After a piece had to be split (it broke off twice in a row) windows aim at half of that piece;
+    each piece read completely doubles the aim again, up to `target_events` (TCP's multiplicative
+    decrease, then its slow start), so one random break changes a few windows, not the rest of the sync.
+    """
 
     def __init__(self, settings: PlanSettings, events_per_day: Optional[float]):
         self._settings = settings
-        self._target = settings.target_events
+        self._target = self._ceiling = settings.target_events
         self.rate = events_per_day
         self._probed = events_per_day is not None
+
+    @property
+    def target(self) -> int:
+        return self._target
 
     def learn(self, events_per_day: Optional[float]) -> None:
         self.rate = events_per_day
 
-    def broke_off(self, records: int) -> None:
-        """A read broke off after `records` events: aim lower from now on (the connection may drop at about that count)."""
-        if records:
-            self._target = max(1, min(self._target, int(records * BREAK_MARGIN)))
+    def broke_off(self, piece_days: float) -> None:
+        """A piece of `piece_days` days had to be split: aim at half of what it held (with no rate known yet, the split alone shrinks)."""
+        if self.rate:
+            self._target = max(1, min(self._target, int(self.rate * piece_days * BREAK_MARGIN)))
 
-    def window(self, day: dt.date, last: dt.date, since: Optional[dt.datetime], sweep: bool = False, now: Optional[dt.datetime] = None) -> Window:
+    def cap(self, records: int) -> None:
+        """The connection drops at about `records` (twice at that count): aim at half of it, and never grow past it, for the rest of the sync."""
+        self._ceiling = max(1, min(self._ceiling, int(records * BREAK_MARGIN)))
+        self._target = min(self._target, self._ceiling)
+
+    def completed(self) -> None:
+        """A piece was read to its end: aim twice as high again, up to `target_events` (or the cap a size limit set)."""
+        self._target = min(self._ceiling, self._target * 2)
+
+    def window(self, day: dt.date, last: dt.date, since: Optional[dt.datetime], sweep: bool = False, now: Optional[dt.datetime] = None, share: float = 1.0) -> Window:
         """The next window from `day` (at `since`); a part of a day that would reach past `now` is open-ended instead.
 
         No window starts after `now`: events later than the request cannot be in its answer, and a
         cursor moved by such a window would vouch for events that had not arrived when the part
-        before it was read.
+        before it was read. `share`: the part of each day's events the read asks for (an arrival read: what arrived lately).
         """
         settings = self._settings
-        if self.rate is None:  # the first window probes the rate; a plan made before reading assumes a small project after it
+        rate = None if self.rate is None else self.rate * share
+        if rate is None:  # the first window probes the rate; a plan made before reading assumes a small project after it
             days = settings.max_days if self._probed else min(FIRST_WINDOW_DAYS, settings.max_days)
             self._probed = True
         else:
-            days = int(max(1, min(settings.max_days, self._target // max(self.rate, 1))))
-        if self.rate is not None and self.rate > self._target:  # parts of a day
-            pieces = min(math.ceil(self.rate / self._target), int(DAY / MIN_PIECE))
+            days = int(max(1, min(settings.max_days, self._target // max(rate, 1))))
+        if rate is not None and rate > self._target:  # parts of a day
+            pieces = min(math.ceil(rate / self._target), int(DAY / MIN_PIECE))
             begin = since or day_start(day, settings.read_tz)
             day_end = day_start(day + DAY, settings.read_tz)
             until = min(day_end, begin + _round_up(DAY / pieces))
@@ -261,21 +314,28 @@ def fresh_windows(sizer: WindowSizer, first: dt.date, since: Optional[dt.datetim
     return _consecutive(sizer, first, since, last, sweep=False, now=now)
 
 
-def sweep_windows(sizer: WindowSizer, days: List[dt.date]) -> Iterator[Window]:
-    """Runs of consecutive due days, in windows sized like the fresh ones (whole days, or parts of a big day)."""
+def sweep_windows(sizer: WindowSizer, days: List[dt.date], unstamped: bool = False) -> Iterator[Window]:
+    """Runs of consecutive due days, in windows sized like the fresh ones (whole days, or parts of a big day).
+
+    `unstamped`: the arrival plan's safety sweep, which asks only for events without
+    `mp_processing_time_ms` (almost none): a run of days in as few windows as `max_days` allows.
+    """
     index = 0
     while index < len(days):
         run_end = index
         while run_end + 1 < len(days) and days[run_end + 1] == days[run_end] + DAY:
             run_end += 1
-        yield from _consecutive(sizer, days[index], None, days[run_end], sweep=True)
+        yield from _consecutive(sizer, days[index], None, days[run_end], sweep=True, share=0.0 if unstamped else 1.0, unstamped=unstamped)
         index = run_end + 1
 
 
-def _consecutive(sizer: WindowSizer, day: dt.date, since: Optional[dt.datetime], last: dt.date, sweep: bool, now: Optional[dt.datetime] = None) -> Iterator[Window]:
+def _consecutive(sizer: WindowSizer, day: dt.date, since: Optional[dt.datetime], last: dt.date, sweep: bool, now: Optional[dt.datetime] = None,
+                 share: float = 1.0, arrived_since: Optional[dt.datetime] = None, unstamped: bool = False) -> Iterator[Window]:
     """Windows from `day` (at `since`) to the end of `last`, each starting where the one before ended."""
     while day <= last:
-        window = sizer.window(day, last, since, sweep, now)
+        window = sizer.window(day, last, since, sweep, now, share)
+        if arrived_since is not None or unstamped:
+            window = replace(window, arrived_since=arrived_since, unstamped=unstamped)
         yield window
         if window.until is not None:
             day, since = window.end, window.until
@@ -287,16 +347,10 @@ def split(window: Window, requested_at: dt.datetime, read_tz: ZoneInfo) -> Optio
     """Two halves of a window that broke off: by days, then a day by time; None when it is as small as a window gets."""
     if window.days > 1:
         middle = window.start + dt.timedelta(days=window.days // 2 - 1)
-        return [
-            Window(window.start, middle, window.since, None, window.sweep),
-            Window(middle + DAY, window.end, None, window.until, window.sweep),
-        ]
+        return [window.part(window.start, middle, window.since, None), window.part(middle + DAY, window.end, None, window.until)]
     begin, end = window.bounds(read_tz)
     end = min(end, requested_at)  # today's open end: nothing after the request exists
     if end - begin < 2 * MIN_PIECE:
         return None
     middle = begin + dt.timedelta(minutes=math.floor((end - begin) / 2 / dt.timedelta(minutes=1)))
-    return [
-        Window(window.start, window.start, window.since, middle, window.sweep),
-        Window(window.start, window.start, middle, window.until, window.sweep),
-    ]
+    return [window.part(window.start, window.start, window.since, middle), window.part(window.start, window.start, middle, window.until)]

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import List, Optional
 
 from .plan import PlanSettings, ReadState, sweep_days
-from .windows import day_start, format_cursor
+from .windows import ARRIVAL_FIELD, Window, day_start, format_cursor
 
 
 def describe_plan(stream: str, plan: PlanSettings, state: ReadState, first: dt.date, since: Optional[dt.datetime], last: dt.date, due: List[dt.date]) -> str:
@@ -44,4 +44,40 @@ def budget_line(planned: int, per_hour: int, events_per_day: Optional[float]) ->
     return (
         f"Planned about {planned} requests ({seen}): Mixpanel allows {per_hour} an hour, so this sync paces itself over "
         f"at least {(planned - 1) // per_hour} h; each window is checkpointed."
+    )
+
+
+def describe_arrival_plan(stream: str, plan: PlanSettings, state: ReadState, base: dt.datetime, first: dt.date, last: dt.date, due: List[dt.date]) -> str:
+    """The arrival read (arrival.py): since when, which days, and the safety sweeps."""
+    overlap = f"{plan.arrival_overlap.total_seconds() / 60:g} min"
+    if state.arrived is not None:
+        start = f"Resuming from arrival cursor {format_cursor(base)}"
+    else:
+        start = f"Resuming from cursor {format_cursor(state.cursor)} (no arrival cursor yet: {format_cursor(base)}, what the cursor and each day's last full read vouch for)"
+    text = (
+        f"{start}: reading the events of stream '{stream}' that reached Mixpanel since {format_cursor(base - plan.arrival_overlap)} "
+        f"(minus {overlap} of overlap; by {ARRIVAL_FIELD}), of the days {first} to {last}"
+    )
+    points = sweep_days(plan.lookback_days, plan.sweeps)
+    if not points:
+        return text + "; safety sweeps are off (lookback_window_days is 0)."
+    what = "events without " + ARRIVAL_FIELD if plan.unstamped_sweeps else "every event"
+    sweeps = f"then a safety sweep ({what}) of {len(due)} past day(s) ({', '.join(map(str, due))})" if due else "no past day is due for a safety sweep"
+    return f"{text}; {sweeps}. Each day D is swept on {', '.join(f'D+{point}' for point in points)}."
+
+
+def arrival_fallback_line(window: Window, check, until: dt.date) -> str:
+    """The one WARN of a sync whose answer broke the arrival promise: what was seen, that it was delivered, what happens now."""
+    if check.below:
+        seen = (
+            f"{check.below} event(s) that reached Mixpanel before {format_cursor(window.arrived_since)}, the bound it asked for: "
+            f"the {ARRIVAL_FIELD} filter was not applied"
+        )
+    elif window.arrived_since is not None:
+        seen = f"{check.unstamped} event(s) without {ARRIVAL_FIELD}, which the filter cannot match: it was not applied"
+    else:
+        seen = f"{check.unstamped} event(s) without {ARRIVAL_FIELD}: an arrival read could not find such events when they arrive late"
+    return (
+        f"{window.label}: Mixpanel sent {seen}. They were delivered (nothing is lost). This sync and the syncs up to {until} "
+        "read by event time instead, each past day read again in full after its lookback window; then the arrival read is tried again."
     )

@@ -8,6 +8,10 @@ a window that keeps breaking off is split down to hour ranges. The cursor is a U
 event up to here that had reached Mixpanel when it was read, was read". After a fresh window
 completes, the cursor is its end (capped at the moment the request was made, since later events
 could not have been in the answer).
+
+A window may also ask only for what reached Mixpanel since an instant (`arrived_since`, sent as
+`number(properties["mp_processing_time_ms"]) >= <UTC ms>`: the arrival read, arrival.py), or, for a
+safety sweep, only for events that carry no arrival time (`unstamped`: `not defined(...)`).
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, Mapping, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import pendulum
 
 CURSOR_FIELD = "timestamp"
+ARRIVAL_FIELD = "mp_processing_time_ms"  # when Mixpanel ingested the event, UTC ms, on every exported event
 _DATE_PREFIX = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 UTC = dt.timezone.utc
 
@@ -31,6 +36,8 @@ class Window:
     """One export request: the days `start..end`, optionally only events in [since, until), and why it is read.
 
     `sweep`: a late-event sweep, which re-reads whole past days and moves no cursor (plan.py).
+    `arrived_since`: only events that reached Mixpanel at or after this instant (an arrival read).
+    `unstamped`: only events without `mp_processing_time_ms` (a safety sweep in the arrival plan).
     """
 
     start: dt.date
@@ -38,6 +45,12 @@ class Window:
     since: Optional[dt.datetime] = None
     until: Optional[dt.datetime] = None
     sweep: bool = False
+    arrived_since: Optional[dt.datetime] = None
+    unstamped: bool = False
+
+    def part(self, start: dt.date, end: dt.date, since: Optional[dt.datetime], until: Optional[dt.datetime]) -> "Window":
+        """A part of this window (a split, a shorter one): the same kind of read over other bounds."""
+        return replace(self, start=start, end=end, since=since, until=until)
 
     @property
     def days(self) -> int:
@@ -57,6 +70,10 @@ class Window:
             text += f" from {_clock(self.since)}"
         if self.until is not None:
             text += f" until {_clock(self.until)}"
+        if self.arrived_since is not None:
+            text += f" arrived since {_clock(self.arrived_since)}"
+        if self.unstamped:
+            text += " (events without mp_processing_time_ms)"
         return text
 
     def as_slice(self) -> Mapping[str, Any]:
@@ -67,6 +84,10 @@ class Window:
             stream_slice["until"] = format_cursor(self.until)
         if self.sweep:
             stream_slice["sweep"] = True
+        if self.arrived_since is not None:
+            stream_slice["arrived_since"] = format_cursor(self.arrived_since)
+        if self.unstamped:
+            stream_slice["unstamped"] = True
         return stream_slice
 
     @classmethod
@@ -80,6 +101,8 @@ class Window:
             instant("since"),
             instant("until"),
             bool(stream_slice.get("sweep")),
+            instant("arrived_since"),
+            bool(stream_slice.get("unstamped")),
         )
 
 
@@ -99,13 +122,25 @@ def time_filter(window: Window, source_tz: Optional[ZoneInfo]) -> Optional[str]:
     `properties["$time"] >= datetime(S)` (and `< datetime(U)`), S and U in Unix seconds on the clock
     the raw `time` is written in: UTC, or for a legacy project its local wall clock (so the bound
     reads as the local time of the same instant, the way Mixpanel compares it with stored times).
+    Then the arrival bound, `number(properties["mp_processing_time_ms"]) >= <ms>` (the form of
+    Mixpanel's own "Hot Shard Limits" scripts; UTC milliseconds for every project, legacy or not),
+    or `not defined(properties["mp_processing_time_ms"])` for an unstamped-only sweep.
     """
     parts = []
     if window.since is not None:
         parts.append(f'properties["$time"] >= datetime({_seconds(window.since, source_tz)})')
     if window.until is not None:
         parts.append(f'properties["$time"] < datetime({_seconds(window.until, source_tz)})')
+    if window.arrived_since is not None:
+        parts.append(f'number(properties["{ARRIVAL_FIELD}"]) >= {arrival_ms(window.arrived_since)}')
+    if window.unstamped:
+        parts.append(f'not defined(properties["{ARRIVAL_FIELD}"])')
     return " and ".join(parts) or None
+
+
+def arrival_ms(instant: dt.datetime) -> int:
+    """An instant as `mp_processing_time_ms` writes it: UTC milliseconds."""
+    return math.floor(instant.timestamp() * 1000)
 
 
 def combined_where(theirs: Optional[str], ours: Optional[str]) -> Optional[str]:
