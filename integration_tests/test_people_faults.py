@@ -5,9 +5,12 @@ Waits are recorded, not slept (`FakeSleeps`). Every test checks the exact profil
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections import Counter
 
 import pytest
+import time_machine
 from airbyte_cdk.models import AirbyteStreamStatus, FailureType
 
 from integration_tests.builders import (
@@ -171,6 +174,7 @@ def test_given_a_page_that_never_recovers_when_events_and_profiles_read_then_lou
     error = output.errors[0].trace.error
     assert error.failure_type == FailureType.transient_error
     assert "page 2" in error.message and "503" in error.message and "20 profiles" in error.message and "Traceback" not in error.message
+    assert f"after {MAX_RETRIES} retries" in error.message, error.message
     assert len(stream_states(output, "events")) == 1  # what completed keeps its state
     assert stream_states(output, "profiles") == []  # a partial query never moves the cursor
     assert profile_ids(output) == ALL_IDS[:20]
@@ -188,6 +192,18 @@ def test_given_a_query_api_that_never_recovers_when_run_as_a_command_then_exit_c
     errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"]
     assert done.returncode != 0
     assert errors and errors[0]["failure_type"] == "transient_error" and "page 0" in errors[0]["message"]
+
+
+def test_given_a_retry_after_the_retry_budget_cannot_wait_out_when_profiles_read_then_the_error_counts_the_retries_made(monkeypatch):
+    noon = dt.datetime.combine(dt.datetime.now(dt.timezone.utc).date(), dt.time(12), tzinfo=dt.timezone.utc)
+    with fake_with() as fake, time_machine.travel(noon, tick=True) as clock:
+        monkeypatch.setattr(time, "sleep", lambda seconds: clock.shift(seconds))  # the backoff's 30-minute budget sees the waits
+        fake.add_fault("status", status=503, headers={"Retry-After": "1000"}, times=10)
+        output = run_read(config(fake.url), streams=["profiles"])
+        answered = [request.status for request in fake.requests]
+    message = output.errors[-1].trace.error.message
+    assert answered == [503, 503, 503]  # waits of 1001 s: the third answer comes after 2002 s, past the 1800 s budget
+    assert "page 0" in message and "after 2 retries" in message and f"{MAX_RETRIES} retries" not in message, message
 
 
 # --- cohorts -----------------------------------------------------------------------------------

@@ -541,7 +541,7 @@ def _object(raw: Mapping[str, Any], field: str, example: str) -> Mapping[str, An
 
 
 def query_host(raw: Mapping[str, Any], region: str) -> str:
-    """Where profiles and cohorts are read: `query_base_url`; else `base_url` when one is set; else the region's query host.
+    """Where the Query API streams (profiles, cohorts, annotations, funnels, ...) are read: `query_base_url`; else `base_url` when one is set; else the region's query host.
 
     Falling back to `base_url` keeps the promise that requests (and credentials) go only to the
     hosts a user named: a config pointed at a proxy or a local fake never reaches mixpanel.com

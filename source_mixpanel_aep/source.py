@@ -1,4 +1,4 @@
-"""Wiring only: spec from spec.json, check through one tiny export request; `events`, `profiles`, `cohorts`, `cohort_members`.
+"""Wiring only: spec from spec.json, check through one tiny export request; the streams `events`, `profiles`, `cohorts`, `cohort_members`, `annotations`, `funnels`, `group_profiles`.
 
 The config is checked by `parse_config` (spec.json's schema plus what a schema can't say) in every
 verb, through run.SourceEntrypoint.validate_connection, so a mistake's message names the field.

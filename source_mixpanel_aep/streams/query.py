@@ -47,6 +47,7 @@ from .http import (
     backoff_strategy,
     error_text,
     last_failure,
+    retries_said,
 )
 from .parts import SESSION_RESTARTS, Part, PartPlan, Unfinishable
 
@@ -107,10 +108,10 @@ class QueryErrorHandler(ExportErrorHandler):
             # Mixpanel documents only service accounts (preferred) and project secrets for the Query API.
             return (
                 f"Mixpanel's Query API did not accept the OAuth token ({status}: {said}). Mixpanel documents service accounts "
-                "and project secrets for the Query API, not OAuth tokens: use a service account to read profiles and cohorts."
+                "and project secrets for the Query API, not OAuth tokens: use a service account to read the Query API streams (profiles, cohorts, cohort_members, annotations, funnels, group_profiles)."
             )
         if status == 402:
-            return f"Mixpanel says the plan does not include the Query API (402: {said}). Upgrade the plan or leave profiles and cohorts unselected."
+            return f"Mixpanel says the plan does not include the Query API (402: {said}). Upgrade the plan or leave the Query API streams (profiles, cohorts, cohort_members, annotations, funnels, group_profiles) unselected."
         if status == 404:
             return (
                 f"Mixpanel's Query API was not found (404: {said}). Check region, and query_base_url (when it is unset, "
@@ -153,6 +154,7 @@ class QueryStream(HttpStream):
     def __init__(self, config: MixpanelConfig, *, budget: Optional[PacingBudget] = None, max_retries: int = MAX_RETRIES):
         self._config = config
         self._max_retries = max_retries
+        self._backoff: Optional[ExportBackoffStrategy] = None  # the HttpClient's, made once: its `retries` says how many a failed page got
         self._pages = 0
         self._emitted = 0
         self._total: Optional[int] = None
@@ -196,7 +198,9 @@ class QueryStream(HttpStream):
         return self.error_handler_class(config.project_id, config.project_timezone, config.legacy_local_time, settings, host=host, auth_type=config.credentials.auth_type)
 
     def get_backoff_strategy(self) -> ExportBackoffStrategy:
-        return backoff_strategy(dataclasses.replace(READ_SETTINGS, max_retries=self._max_retries), self.logger)
+        if self._backoff is None:
+            self._backoff = backoff_strategy(dataclasses.replace(READ_SETTINGS, max_retries=self._max_retries), self.logger)
+        return self._backoff
 
     # --- Engage paging -----------------------------------------------------------------------
     def engage_body(self, next_page_token: Optional[Mapping[str, Any]], stream_slice: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
@@ -301,7 +305,7 @@ class QueryStream(HttpStream):
             if not isinstance(error.__context__, BaseBackoffException):  # not the HttpClient giving up: already says what happened
                 raise
             message = (
-                f"{self.describe(stream_slice)}: page {self._pages} of the query{self.part_words()} could not be read after {self._max_retries} retries "
+                f"{self.describe(stream_slice)}: page {self._pages} of the query{self.part_words()} could not be read after {retries_said(self._backoff.retries if self._backoff else self._max_retries)} "
                 f"(last answer: {last_failure(error)}). {self._emitted:,} {self.noun} of this query were emitted; nothing of it was "
                 "checkpointed, and the state emitted so far lets the next run resume. If Mixpanel is down or rate-limiting the project, run the sync again later."
             )
