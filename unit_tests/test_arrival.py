@@ -10,23 +10,14 @@ import pytest
 from source_mixpanel_aep.streams.arrival import ArrivalCheck, answered_at, arrival_base, arrival_first_day
 from source_mixpanel_aep.streams.plan import PlanSettings, ReadState
 from source_mixpanel_aep.streams.windows import StateError, Window, time_filter
+from unit_tests.plan_builders import at, d, plan_settings
 
 UTC = ZoneInfo("UTC")
 
 
-def d(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
-
-
-def at(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def settings(**overrides) -> PlanSettings:
-    values = dict(start_date=d("2024-01-01"), end_date=None, lookback_days=5, sweeps=1, overlap=dt.timedelta(minutes=10),
-                  max_days=30, target_events=2_000_000, read_tz=UTC, unstamped_sweeps=True, arrival_overlap=dt.timedelta(minutes=5))
-    values.update(overrides)
-    return PlanSettings(**values)
+    """The arrival plan's defaults: sweeps for events without mp_processing_time_ms only, a 5-minute arrival overlap."""
+    return plan_settings(**{"unstamped_sweeps": True, "arrival_overlap": dt.timedelta(minutes=5), **overrides})
 
 
 @pytest.mark.parametrize(

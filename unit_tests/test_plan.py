@@ -9,7 +9,6 @@ import pytest
 
 from source_mixpanel_aep.streams.plan import (
     FIRST_WINDOW_DAYS,
-    PlanSettings,
     ReadState,
     WindowSizer,
     fresh_start,
@@ -19,23 +18,12 @@ from source_mixpanel_aep.streams.plan import (
     sweep_windows,
 )
 from source_mixpanel_aep.streams.windows import StateError, Window, combined_where, time_filter
+from unit_tests.plan_builders import at, d, plan_settings
 
 UTC, LA = ZoneInfo("UTC"), ZoneInfo("America/Los_Angeles")
 
 
-def d(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
-
-
-def at(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def settings(**overrides) -> PlanSettings:
-    values = dict(start_date=d("2024-01-01"), end_date=None, lookback_days=5, sweeps=1, overlap=dt.timedelta(minutes=10),
-                  max_days=30, target_events=2_000_000, read_tz=UTC)
-    values.update(overrides)
-    return PlanSettings(**values)
+settings = plan_settings
 
 
 # --- when each day is swept --------------------------------------------------------------------

@@ -28,7 +28,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..people import Unmappable
 from ..reports import annotation_entries, to_annotation
-from .profiles import format_cursor, parse_cursor
+from .profiles import cursor_of, format_cursor, parse_cursor
 from .query import QueryStream, body_of
 
 CURSOR_FIELD = "date"
@@ -52,18 +52,7 @@ class AnnotationsStream(QueryStream, CheckpointMixin):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        raw = (value or {}).get(CURSOR_FIELD)
-        if raw is None:
-            self._cursor = None
-            return
-        try:
-            self._cursor = parse_cursor(raw)
-        except (TypeError, ValueError, AttributeError):
-            message = (
-                f"The saved state for stream 'annotations' is not understood: {dict(value)!r}. Expected "
-                '{"date": "2024-05-01T00:00:00Z"}. Fix the state file, or reset the stream to read every annotation.'
-            )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+        self._cursor = cursor_of(value, "annotations", CURSOR_FIELD, "every annotation")
 
     @property
     def app_api(self) -> bool:

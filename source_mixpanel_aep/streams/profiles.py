@@ -57,6 +57,21 @@ def format_cursor(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
+def cursor_of(value: Optional[Mapping[str, Any]], stream: str, field: str, read_all: str) -> Optional[dt.datetime]:
+    """A saved `{field: "<UTC instant>"}` state's cursor (None without one); a config_error naming the stream if not understood."""
+    raw = (value or {}).get(field)
+    if raw is None:
+        return None
+    try:
+        return parse_cursor(raw)
+    except (TypeError, ValueError, AttributeError):
+        message = (
+            f"The saved state for stream '{stream}' is not understood: {dict(value or {})!r}. Expected "
+            f'{{"{field}": "2024-05-01T00:00:00Z"}}. Fix the state file, or reset the stream to read {read_all}.'
+        )
+        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+
+
 class ProfilesStream(QueryStream, CheckpointMixin):
     name = "profiles"
 
@@ -87,18 +102,7 @@ class ProfilesStream(QueryStream, CheckpointMixin):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        raw = (value or {}).get(CURSOR_FIELD)
-        if not value or raw is None:
-            self._cursor = None
-            return
-        try:
-            self._cursor = parse_cursor(raw)
-        except (TypeError, ValueError, AttributeError):
-            message = (
-                f"The saved state for stream 'profiles' is not understood: {dict(value)!r}. Expected "
-                '{"last_seen": "2024-05-01T00:00:00Z"}. Fix the state file, or reset the stream to read every profile.'
-            )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+        self._cursor = cursor_of(value, "profiles", CURSOR_FIELD, "every profile")
 
     # --- the query, in parts -------------------------------------------------------------------
     def stream_slices(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Optional[Mapping[str, Any]]]:
