@@ -7,10 +7,10 @@ under .demo/, and prints a summary: records read, one record, the final state.
 `make demo-incremental` (`python scripts/demo.py --incremental`) is the next sync: the demo's fake
 is gone when the demo ends, so it starts a new one on the same data (the days and seed saved in
 .demo/fake.json) plus a few new events since the cursor and a few late events for the last day,
-points .demo/config.json at its port, and runs `read --state .demo/state.json`: the new events come
-in at once (the sync asks only for what is new, with Mixpanel's `$time` filter), the late ones with
-their day's sweep. The new final state replaces .demo/state.json, so it can be run again. No
-Mixpanel account, no network.
+points .demo/config.json at its port, and runs `read --state .demo/state.json`: the new events and
+the late ones (an old `time`, reaching Mixpanel just now) come in at once, because the sync asks for
+what reached Mixpanel since the last one (`mp_processing_time_ms` in the `where`). The new final
+state replaces .demo/state.json, so it can be run again. No Mixpanel account, no network.
 
 It also reads the same data with `output_format: "xdm"` (what AEP ingests as it is) and prints one XDM record.
 """
@@ -105,6 +105,9 @@ def incremental(out: Path) -> None:
     fake_settings = json.loads((out / "fake.json").read_text())
     days = [dt.date.fromisoformat(day) for day in fake_settings["days"]]
     late = list(generate_events(days[-1], LATE_EVENTS, seed=int(dt.datetime.now().timestamp())))
+    arrived_ms = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+    for event in late:  # late: they happened on the last day and reach Mixpanel only now
+        event["properties"]["mp_processing_time_ms"] = arrived_ms
     state = json.loads((out / "state.json").read_text())[-1]["stream"]["stream_state"]
     new = _new_events(dt.datetime.fromisoformat(state["timestamp"].replace("Z", "+00:00")))
     with FakeMixpanel(events_per_day=fake_settings["events_per_day"], days=days, seed=fake_settings["seed"]) as fake:
@@ -122,8 +125,9 @@ def incremental(out: Path) -> None:
     new_ids, late_ids = ({event["properties"]["$insert_id"] for event in events} for events in (new, late))
     print(f"new events delivered: {len(new_ids & delivered)} of {len(new_ids)} (the sync asked only for events since the cursor)")
     lookback = config.get("lookback_window_days", 5)
-    print(f"late events for {days[-1]} delivered now: {len(late_ids & delivered)} of {len(late_ids)}; the rest come with {days[-1]}'s "
-          f"late-event sweep, on {days[-1] + dt.timedelta(days=lookback + 1)} (state 'swept' keeps when each day was last read whole)")
+    print(f"late events for {days[-1]} delivered now: {len(late_ids & delivered)} of {len(late_ids)} (they reached Mixpanel since the last "
+          f"sync; a sync asks by arrival, mp_processing_time_ms, over the last {lookback} days); {days[-1]}'s safety sweep, on "
+          f"{days[-1] + dt.timedelta(days=lookback + 1)}, looks only for events without an arrival time")
     print(f"\nnew state saved to {_shown(out / 'state.json')}; run `python scripts/demo.py --incremental{_dir_option(out)}` "
           "(`make demo-incremental`) again for the next sync.")
 
