@@ -87,11 +87,11 @@ def _table(cache, sql: str):
 def test_pyairbyte_reads_events_into_duckdb_then_only_what_is_new(pyairbyte, connector_command, monkeypatch):
     today = dt.datetime.now(dt.timezone.utc).date()
     days = [today - dt.timedelta(days=offset) for offset in (3, 2, 1)]
-    monkeypatch.setenv("MIXPANEL_SA_SECRET", FAKE_SA_SECRET)  # as the README's setup exports it
+    monkeypatch.setenv("MIXPANEL_SA_SECRET", FAKE_SA_SECRET)  # as the setup in docs/running.md exports it
     with FakeMixpanel(events_per_day=EVENTS_PER_DAY, days=days) as fake:
         # end_date fixed, so a run across midnight reads the same days
         config = connector_config(fake.url, start_date=days[0].isoformat(), end_date=today.isoformat(), lookback_window_days=LOOKBACK_DAYS)
-        config["credentials"]["secret"] = pyairbyte.get_secret("MIXPANEL_SA_SECRET")  # the README snippet's way
+        config["credentials"]["secret"] = pyairbyte.get_secret("MIXPANEL_SA_SECRET")  # the documented snippet's way
         source = pyairbyte.get_source("source-mixpanel-aep", local_executable=str(connector_command), config=config, streams=["events"])
         source.check()
         cache = pyairbyte.get_default_cache()

@@ -1,4 +1,4 @@
-"""README, *Into Adobe Experience Platform*: the loader's commands, run exactly as written, against the fakes.
+"""*Into Adobe Experience Platform* (docs/aep.md): the loader's commands, run exactly as written, against the fakes.
 
 The section's ```bash blocks that call `source-mixpanel-aep-xdm setup` and the batch path
 (`read | jsonl ... && upload`) run through `bash -euo pipefail` in a temp directory holding a
@@ -22,24 +22,21 @@ from pathlib import Path
 from airbyte_cdk.models import SyncMode
 
 from integration_tests.builders import catalog_json, config
+from integration_tests.doc_sections import section
 from integration_tests.fake_aep import FakeAep
 from integration_tests.fake_mixpanel import FakeMixpanel
 
-REPO = Path(__file__).resolve().parents[1]
-SECTION = re.compile(r"<!-- section: aep -->(.*?)<!-- /section: aep -->", re.S)
 BLOCK = re.compile(r"^( *)```bash\n(.*?)^\1```", re.S | re.M)
 DAY = dt.date(2024, 5, 1)
 
 
 def blocks() -> list[str]:
-    match = SECTION.search((REPO / "README.md").read_text(encoding="utf-8"))
-    assert match, "README.md has no <!-- section: aep --> block"
-    return [textwrap.dedent(body) for _, body in BLOCK.findall(match.group(1))]
+    return [textwrap.dedent(body) for _, body in BLOCK.findall(section("aep"))]
 
 
 def run(block: str, workdir: Path, env: dict) -> subprocess.CompletedProcess:
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=workdir, capture_output=True, text=True, timeout=180, env=env)
-    assert done.returncode == 0, f"this README block failed (exit {done.returncode}):\n{block}\nstdout: {done.stdout[-1500:]}\nstderr: {done.stderr[-1500:]}"
+    assert done.returncode == 0, f"this documented block failed (exit {done.returncode}):\n{block}\nstdout: {done.stdout[-1500:]}\nstderr: {done.stderr[-1500:]}"
     return done
 
 

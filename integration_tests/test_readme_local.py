@@ -1,9 +1,9 @@
-"""README, *Run it locally without Docker*: its commands, run exactly as written (only the port changes).
+"""*Run it locally without Docker* (docs/running.md): its commands, run exactly as written (only the port changes).
 
-The section's fenced ```bash blocks are read from README.md: the install block is left out (this
-test runs in the venv it would build); the fake's block is started in the background with
-`--port 0` instead of 8080, and its port replaces 8080 in the other blocks; every other block runs
-in order through `bash -euo pipefail`, in a temp directory that links the repository's `.venv` and
+The section's fenced ```bash blocks are read from the page that holds it (`doc_sections`): the
+install block is left out (this test runs in the venv it would build); the fake's block is started
+in the background with `--port 0` instead of 8080, and its port replaces 8080 in the other blocks;
+every other block runs in order through `bash -euo pipefail`, in a temp directory that links the repository's `.venv` and
 `integration_tests/` so relative paths resolve as they do from the repository root. Each block must
 exit 0 and print (on stdout, or into the files it writes) the message types its verbs produce.
 """
@@ -19,21 +19,16 @@ from pathlib import Path
 
 import pytest
 
+from integration_tests.doc_sections import section
+
 REPO = Path(__file__).resolve().parents[1]
-SECTION = re.compile(r"<!-- section: local -->(.*?)<!-- /section: local -->", re.S)
 BLOCK = re.compile(r"^```bash\n(.*?)^```", re.S | re.M)
 README_PORT = "8080"
 EXPECTED = {"spec": {"SPEC"}, "check": {"CONNECTION_STATUS"}, "discover": {"CATALOG"}, "read": {"RECORD", "STATE"}}
 
 
-def readme_text() -> str:
-    return (REPO / "README.md").read_text(encoding="utf-8")
-
-
 def blocks() -> list[str]:
-    match = SECTION.search(readme_text())
-    assert match, "README.md has no <!-- section: local --> block"
-    return BLOCK.findall(match.group(1))
+    return BLOCK.findall(section("local"))
 
 
 def protocol(text: str) -> list[dict]:
@@ -59,7 +54,7 @@ def workdir(tmp_path):
 
 @pytest.fixture
 def fake_port(workdir):
-    """The README's fake command, on a free port instead of 8080; its port and what it told the user."""
+    """The documented fake command, on a free port instead of 8080; its port and what it told the user."""
     [command] = [block for block in blocks() if "integration_tests.fake_mixpanel" in block]
     assert f"--port {README_PORT}" in command
     process = subprocess.Popen(
@@ -83,7 +78,7 @@ def test_the_local_run_section_works_as_written(workdir, fake_port):
         before = {path: path.stat().st_mtime_ns for path in workdir.glob("local/*")}
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=workdir, capture_output=True, text=True, timeout=120,
                               env={**os.environ, "PYTHONPATH": ""})
-        assert done.returncode == 0, f"this README block failed (exit {done.returncode}):\n{block}\nstdout: {done.stdout[-1500:]}\nstderr: {done.stderr[-1500:]}"
+        assert done.returncode == 0, f"this documented block failed (exit {done.returncode}):\n{block}\nstdout: {done.stdout[-1500:]}\nstderr: {done.stderr[-1500:]}"
         written = [path for path in workdir.glob("local/*.jsonl") if before.get(path) != path.stat().st_mtime_ns]
         messages = protocol(done.stdout) + [m for path in written for m in protocol(path.read_text())]
         verbs = set(re.findall(r"source-mixpanel-aep\s+(spec|check|discover|read)\b", block))
@@ -102,7 +97,7 @@ def test_the_local_run_section_works_as_written(workdir, fake_port):
     assert any(m["type"] == "LOG" and m["log"]["message"].startswith("Resuming from") for m in final)  # read --state resumed
 
     # The other auth forms the section gives inline, in place of the service account: each passes check.
-    others = [json.loads(text) for text in re.findall(r"`(\{\"auth_type\": [^`]*\})`", SECTION.search(readme_text()).group(1))]
+    others = [json.loads(text) for text in re.findall(r"`(\{\"auth_type\": [^`]*\})`", section("local"))]
     assert sorted(credentials["auth_type"] for credentials in others) == ["oauth_token", "project_secret"]
     for credentials in others:
         config = json.loads((workdir / "local" / "config.json").read_text())

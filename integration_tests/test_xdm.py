@@ -104,7 +104,7 @@ def test_given_events_over_aeps_10_kb_guardrail_then_they_are_emitted_and_one_wa
 
 
 def test_given_a_real_read_process_when_its_output_goes_through_the_jsonl_command_then_every_line_is_a_valid_record(fake3, tmp_path):
-    """What README's *Into Adobe Experience Platform* says to do, as processes: read | source-mixpanel-aep-xdm jsonl."""
+    """What *Into Adobe Experience Platform* (docs/aep.md) says to do, as processes: read | source-mixpanel-aep-xdm jsonl."""
     cfg = config(fake3.url, **XDM)
     paths = write_files(tmp_path, config=cfg, catalog=catalog_json(SyncMode.full_refresh))
     read = subprocess.run(connector_command("read", "--config", paths["config"], "--catalog", paths["catalog"]), cwd=REPO,

@@ -117,7 +117,7 @@ def test_given_xdm_output_and_a_full_refresh_catalog_then_every_profile_is_read_
 
 
 def test_given_a_read_of_events_and_profiles_when_split_with_jsonl_per_stream_then_each_file_set_holds_only_its_valid_records(tmp_path):
-    """README's batch path for both datasets, as processes: read | source-mixpanel-aep-xdm jsonl --stream profiles (and events)."""
+    """docs/aep.md's batch path for both datasets, as processes: read | source-mixpanel-aep-xdm jsonl --stream profiles (and events)."""
     days = days_back(1)
     with people_fake(events_per_day=4, days=days) as fake:
         cfg = config(fake.url, **XDM, start_date=str(days[0]))

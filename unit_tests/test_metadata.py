@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from integration_tests import doc_sections
 from source_mixpanel_aep import SourceMixpanelAep
 from source_mixpanel_aep.config import REGION_HOSTS, REGION_QUERY_HOSTS
 
@@ -199,9 +200,9 @@ def test_version_is_a_major_one_and_the_command_and_readme_image_tag_say_it():
     version = setup_version()
     assert int(version.split(".")[0]) >= 1  # `_id` and the state shape changed after 0.1.0: a breaking release
     assert VERSION == version  # what `source-mixpanel-aep --version` prints
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert set(re.findall(r"source-mixpanel-aep:(\d+\.\d+\.\d+)", readme)) == {version}
-    assert f"| Docker image tag | `{version}` |" in readme
+    docs = "\n".join(page.read_text(encoding="utf-8") for page in doc_sections.pages())  # README.md and docs/*.md
+    assert set(re.findall(r"source-mixpanel-aep:(\d+\.\d+\.\d+)", docs)) == {version}
+    assert f"| Docker image tag | `{version}` |" in doc_sections.section("airbyte")
     assert re.search(rf"^## {re.escape(version)}\b", (ROOT / "CHANGELOG.md").read_text(encoding="utf-8"), re.M)
 
 

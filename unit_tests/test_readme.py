@@ -1,18 +1,14 @@
-"""README steps a newcomer copies as they are: config examples that are JSON, a PyAirbyte snippet whose secrets are set."""
+"""Documented steps a newcomer copies as they are: config examples that are JSON, a PyAirbyte snippet whose secrets are set.
+
+The sections are read where they live now (README.md, docs/*.md): `integration_tests/doc_sections.py`.
+"""
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-
-
-def section(name: str) -> str:
-    match = re.search(rf"<!-- section: {name} -->(.*?)<!-- /section: {name} -->", README, re.S)
-    assert match, f"README.md has no <!-- section: {name} --> block"
-    return match.group(1)
+from integration_tests.doc_sections import section
 
 
 def example_cells():
