@@ -61,7 +61,7 @@ class AepSettings:
             values["sandbox"] = sandbox
         missing = [ENV[key] for key, value in values.items() if not value]
         if missing:
-            raise AepError(f"Set {', '.join(missing)} in the environment (see README, *AEP prerequisites*: an OAuth Server-to-Server "
+            raise AepError(f"Set {', '.join(missing)} in the environment (see docs/aep.md, *AEP prerequisites*: an OAuth Server-to-Server "
                            "credential in Adobe Developer Console gives the access token and API key, its project the org id).")
         url = (base_url or environ.get("AEP_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         return cls(url, values["token"], values["api_key"], values["org"], values["sandbox"])

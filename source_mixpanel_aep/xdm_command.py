@@ -9,7 +9,7 @@
 `schema`: prints, from the connector's own config (the tenant, identity_namespaces and xdm_fields a
 sync uses), the JSON payloads to POST in order: the custom identity namespaces, the field group, the
 schema and the primary identity descriptor for events, then the field group, schema and primary
-identity descriptor for profiles (see README, *Into Adobe Experience Platform*). They come from the
+identity descriptor for profiles (see docs/aep.md, *Into Adobe Experience Platform*). They come from the
 same tables as the records (`xdm.py`, `xdm_profiles.py`), so they cannot disagree with them.
 `--part field_group` (etc.) prints one payload alone.
 
