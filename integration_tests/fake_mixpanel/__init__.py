@@ -85,6 +85,8 @@ module using another's ``_private`` name): ``server.py`` (``FakeMixpanel``: the 
 (``/api/query/cohorts/list``) -> ``people.py`` (profiles, sessions), ``reports.py`` (annotations,
 funnels) -> ``common.py`` (credentials, fault queue, auth check, JSON answers, the request record);
 ``events.py`` (the generated events) and ``where.py`` (the ``where`` filters) stand alone.
+A new endpoint: a module with ``serve_<name>(handler, params)`` over ``common.serve_json`` (the same
+auth and fault queue), one branch in ``handler.Handler._route``, its data on ``FakeMixpanel`` (one line).
 """
 
 from .common import (

@@ -131,7 +131,7 @@ class FakeMixpanel:
         self._explicit_latest: dict[datetime.date, tuple[int | float, int | float | None]] = {}
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
-        # The Query API (people.py): `profiles` generated profiles, `page_size` a page, `cohorts` with their "members".
+        # The Query API (people.py; served by engage.py, cohorts.py): `profiles` generated profiles, `page_size` a page, `cohorts` with their "members".
         self.people = PeopleData(profiles=profiles, page_size=page_size, cohorts=cohorts)
         self.reports = ReportsData()  # annotations and funnels (reports.py), set by a test
         self.people.groups = {}  # data_group_id -> group profiles (groups.py), set by a test
