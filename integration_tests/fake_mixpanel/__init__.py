@@ -77,19 +77,29 @@ Every kind also accepts ``no_charset=True``, ``crlf=True`` and ``blank_lines=Tru
 Line indexes count body lines after filtering and ``limit`` (raw lines included).
 
 Run ``python -m integration_tests.fake_mixpanel --help`` for the command-line server.
+
+Layout (each module imports only those below it; ``test_fake_mixpanel`` fails on a cycle or on a
+module using another's ``_private`` name): ``server.py`` (``FakeMixpanel``: the data, the clock) ->
+``handler.py`` (the HTTP server and router) -> one module per endpoint family: ``export.py``
+(``/api/2.0/export``), ``engage.py`` (``/api/query/engage``) -> ``groups.py``, ``cohorts.py``
+(``/api/query/cohorts/list``) -> ``people.py`` (profiles, sessions), ``reports.py`` (annotations,
+funnels) -> ``common.py`` (credentials, fault queue, auth check, JSON answers, the request record);
+``events.py`` (the generated events) and ``where.py`` (the ``where`` filters) stand alone.
+A new endpoint: a module with ``serve_<name>(handler, params)`` over ``common.serve_json`` (the same
+auth and fault queue), one branch in ``handler.Handler._route``, its data on ``FakeMixpanel`` (one line).
 """
 
-from .events import event_lines, generate_events
-from .handler import (
+from .common import (
     FAKE_OAUTH_TOKEN,
     FAKE_PROJECT_ID,
     FAKE_PROJECT_SECRET,
     FAKE_SA_SECRET,
     FAKE_SA_USERNAME,
     FAULT_KINDS,
-    MALFORMED_LINE,
     RecordedRequest,
 )
+from .events import event_lines, generate_events
+from .export import MALFORMED_LINE
 from .server import FakeMixpanel
 
 

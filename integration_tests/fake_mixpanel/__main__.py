@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 
-from .handler import FAKE_OAUTH_TOKEN, FAKE_PROJECT_ID, FAKE_PROJECT_SECRET, FAKE_SA_SECRET, FAKE_SA_USERNAME
+from .common import FAKE_OAUTH_TOKEN, FAKE_PROJECT_ID, FAKE_PROJECT_SECRET, FAKE_SA_SECRET, FAKE_SA_USERNAME
 from .server import FakeMixpanel
 
 # These are the fake's own made-up values, printed so a user can paste them into a config.

@@ -4,19 +4,18 @@
 (``{"$distinct_id": "acme", "$properties": {"$last_seen": "2024-01-02T03:04:05", "$name": "Acme"}}``); the
 query pages by session like any Engage query (the same session expiry) and understands the same
 ``where``s on ``$last_seen`` (people.parse_where). An unknown data_group_id is a 400 "Invalid data_group_id".
+Called by ``engage.py``; it only opens the session.
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .people import LastSeenFilter, PeopleData, _Session
+from .people import LastSeenFilter, PeopleData, Session
 
 
-def open_group(people: "PeopleData", form: dict[str, str], output: list | None, where: "LastSeenFilter",
-               at: datetime.datetime | None = None) -> "tuple[_Session, str]":
+def open_group(people: PeopleData, form: dict[str, str], output: list | None, where: LastSeenFilter,
+               at: datetime.datetime | None = None) -> tuple[Session, str]:
     wanted = form["data_group_id"]
     groups: dict[int, list[dict]] = getattr(people, "groups", {})
     if not wanted.isdigit() or int(wanted) not in groups:

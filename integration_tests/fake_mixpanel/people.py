@@ -1,52 +1,29 @@
-"""The fake's Query API: ``POST /api/query/engage`` (profiles, paged by session) and ``POST /api/query/cohorts/list``.
-
-As ``/work/shared/reference/mixpanel-engage-api.md`` describes them: ``project_id`` in the query
-string, a form body, the export's auth rules. Engage answers ``page_size`` profiles a page (1000,
-or what the fake was given); page 0 opens a session (a snapshot of the matching profiles), any
-later page needs its ``session_id`` (unknown -> 400 "Invalid session_id"). ``where`` understands
-``properties["$last_seen"] <op> "<UTC datetime>"`` (``>``, ``>=``, ``<``, ``<=``), ``not
-defined(properties["$last_seen"])``, and those joined by `` and ``, with or without ``filter_by_cohort``
-(compared as the offset-less UTC text Mixpanel stores); any other expression is a 400.
-
-Sessions that expire (plain attributes of ``PeopleData``, set between requests): ``session_ttl_pages=K``
-serves K pages of a session (pages 0..K-1), then forgets it; ``session_ttl_seconds=T`` forgets a
-session T seconds after its page 0, by the fake's clock (``now=``, else the real time). Either way the
-next page is the 400 "Invalid session_id" a real Mixpanel answers. ``scrambled=True`` answers a
-query's profiles in a fixed scrambled order instead of by ``$last_seen`` (Mixpanel does not promise one).
-``filter_by_cohort={"id": N}`` answers the cohort's members (a member without a profile is
-``{"$distinct_id": id, "$properties": {}}``, as with include_all_users); an unknown or deleted cohort
-is a 400 "Cohort N not found".
+"""The fake's people: generated and explicit profiles, the ``where`` on ``$last_seen``, cohorts and the
+Engage sessions that page them. Data only: the endpoints are ``engage.py`` (profiles and group
+profiles, paged by session) and ``cohorts.py`` (``/api/query/cohorts/list``).
 
 Generated profiles are deterministic: profile ``i`` is ``generated_profile(i)``, its ``$last_seen``
 ``PROFILE_EPOCH + i`` minutes, so a ``where`` on it is a range of indexes (a million profiles page
 without being held in memory). ``FakeMixpanel.set_profiles`` replaces or adds profiles by distinct_id.
+``where`` understands ``properties["$last_seen"] <op> "<UTC datetime>"`` (``>``, ``>=``, ``<``, ``<=``),
+``not defined(properties["$last_seen"])``, and those joined by `` and `` (compared as the offset-less
+UTC text Mixpanel stores); any other expression is a ValueError (the endpoint's 400).
 
-Faults (the export's queue, one per request): ``status`` (before anything else), ``none``,
-``reset`` (half the body, then the connection is cut), ``stall`` (half the body, then ``seconds``
-of silence), ``malformed`` (half the body, as a complete response: not JSON), ``expire_session``
-(every open session is forgotten before this request is handled).
+Sessions that expire (plain attributes of ``PeopleData``, set between requests): ``session_ttl_pages=K``
+serves K pages of a session (pages 0..K-1), then forgets it; ``session_ttl_seconds=T`` forgets a
+session T seconds after its page 0, by the fake's clock (``now=``, else the real time).
+``scrambled=True`` answers a query's profiles in a fixed scrambled order instead of by ``$last_seen``.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import math
 import re
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from typing import Any
 
-from .groups import open_group
-
-if TYPE_CHECKING:
-    from .handler import _Handler
-
-ENGAGE_PATH = "/api/query/engage"
-COHORTS_PATH = "/api/query/cohorts/list"
-QUERY_PATHS = frozenset({ENGAGE_PATH, COHORTS_PATH})
 PROFILE_EPOCH = datetime.datetime(2024, 1, 1)
 DEFAULT_PAGE_SIZE = 1000
 _WHERE_TERM = re.compile(r'\s*properties\["\$last_seen"\]\s*(>=|>|<=|<)\s*"([^"]+)"\s*$')
@@ -114,7 +91,7 @@ class _Scrambled(Sequence):
 
 
 @dataclass
-class _Session:
+class Session:
     keys: Sequence[Any]  # generated indexes (a range when nothing is overridden) or explicit result dicts
     output_properties: list | None
     opened_at: datetime.datetime | None = None
@@ -190,7 +167,7 @@ class PeopleData:
         self.overrides: dict[str, dict] = {}  # str(distinct_id) -> result
         self.cohorts: list[dict] = [dict(cohort) for cohort in cohorts]  # each with "members": [distinct_id, ...]
         self.deleted_after_list: set[int] = set()  # still in cohorts/list, unknown to the engage query
-        self.sessions: dict[str, _Session] = {}
+        self.sessions: dict[str, Session] = {}
         self._next_session = 0
         self.session_ttl_pages: int | None = None  # a session serves this many pages, then is forgotten
         self.session_ttl_seconds: float | None = None  # a session is forgotten this long after its page 0
@@ -205,9 +182,9 @@ class PeopleData:
 
     def expected_profiles(self, since: datetime.datetime | None = None) -> list[dict]:
         """What a fault-free query answers, in order (materialised: for tests)."""
-        return [self._result(key) for key in self._matching(since)]
+        return [self.result(key) for key in self.matching(since)]
 
-    def _matching(self, since: datetime.datetime | None, strict: bool = False, where: LastSeenFilter | None = None) -> Sequence[Any]:
+    def matching(self, since: datetime.datetime | None, strict: bool = False, where: LastSeenFilter | None = None) -> Sequence[Any]:
         if where is None:
             where = LastSeenFilter(low=(since, not strict) if since is not None else None)
         generated = where.index_range(self.profile_count)
@@ -219,7 +196,7 @@ class PeopleData:
                 keys.append(result)
         return keys
 
-    def _result(self, key: Any, output_properties: list | None = None) -> dict:
+    def result(self, key: Any, output_properties: list | None = None) -> dict:
         result = generated_profile(key) if isinstance(key, int) else key
         if output_properties is not None:
             result = {"$distinct_id": result["$distinct_id"],
@@ -231,118 +208,12 @@ class PeopleData:
         session_id = f"{1700000000 + self._next_session}-FAKE{self._next_session:02d}"
         if self.scrambled:
             keys = _Scrambled(keys)
-        self.sessions[session_id] = _Session(keys, output_properties, opened_at=at)
+        self.sessions[session_id] = Session(keys, output_properties, opened_at=at)
         return session_id
 
-    def expired(self, session: _Session, at: datetime.datetime | None) -> bool:
+    def expired(self, session: Session, at: datetime.datetime | None) -> bool:
         if self.session_ttl_pages is not None and session.pages_served >= self.session_ttl_pages:
             return True
         if self.session_ttl_seconds is not None and at is not None and session.opened_at is not None:
             return (at - session.opened_at).total_seconds() > self.session_ttl_seconds
         return False
-
-
-def serve_query(handler: "_Handler", path: str, params: dict[str, str]) -> None:
-    """Answer a Query API request (called by the handler for QUERY_PATHS)."""
-    fake, record = handler.fake, handler.record
-    length = int(handler.headers.get("Content-Length") or 0)
-    form = {k: v[-1] for k, v in parse_qs(handler.rfile.read(length).decode("utf-8"), keep_blank_values=True).items()}
-    record.form = form
-    if handler.command != "POST":
-        handler._send_json(405, {"error": f"Use POST for {path}"})
-        return
-    fault = fake._take_fault()
-    record.fault = fault.kind if fault else None
-    if fault is not None and fault.kind == "status":
-        handler._status_fault(fault.options)
-        return
-    if fault is not None and fault.kind == "expire_session":
-        with fake._lock:
-            fake.people.sessions.clear()
-    problem = handler._check_auth(params)
-    if problem is not None:
-        handler._send_json(problem[0], {"error": problem[1]})
-        return
-    with fake._lock:
-        status, payload = _cohorts(fake.people) if path == COHORTS_PATH else _engage(fake.people, form, record.at)
-    body = json.dumps(payload).encode("utf-8")
-    kind = fault.kind if fault is not None and status == 200 else None
-    if kind in ("reset", "stall", "malformed"):
-        _broken(handler, body, kind, fault.options)
-        return
-    handler._send_json(status, body, content_type="application/json")
-
-
-def _cohorts(people: PeopleData) -> tuple[int, Any]:
-    listed = []
-    for cohort in people.cohorts:
-        entry = {"id": cohort["id"], "name": cohort.get("name", f"Cohort {cohort['id']}"), "description": cohort.get("description", ""),
-                 "count": len(cohort.get("members", ())), "is_visible": cohort.get("is_visible", 1),
-                 "created": cohort.get("created", "2024-01-02 03:04:05"), "project_id": cohort.get("project_id", 4242)}
-        listed.append(entry)
-    return 200, listed
-
-
-def _engage(people: PeopleData, form: dict[str, str], at: datetime.datetime | None = None) -> tuple[int, Any]:
-    page_size = people.page_size
-    session_id = form.get("session_id")
-    if session_id:
-        session = people.sessions.get(session_id)
-        if session is not None and people.expired(session, at):
-            del people.sessions[session_id]
-            session = None
-        if session is None:
-            return 400, {"error": f"Invalid session_id {session_id!r}: it has expired or is unknown", "request": "/api/query/engage"}
-        page = form.get("page", "")
-        if not page.isdigit():
-            return 400, {"error": "page must be a non-negative integer"}
-        page_no = int(page)
-    else:
-        if form.get("page", "0") not in ("", "0"):
-            return 400, {"error": "session_id is required for any page above 0"}
-        try:
-            session, session_id = _open(people, form, at)
-        except ValueError as error:
-            return 400, {"error": str(error), "request": "/api/query/engage"}
-        page_no = 0
-    session.pages_served += 1
-    keys = session.keys[page_no * page_size:(page_no + 1) * page_size]
-    results = [people._result(key, session.output_properties) for key in keys]
-    return 200, {"page": page_no, "page_size": page_size, "session_id": session_id, "status": "ok",
-                 "total": len(session.keys), "results": results}
-
-
-def _open(people: PeopleData, form: dict[str, str], at: datetime.datetime | None = None) -> tuple[_Session, str]:
-    output = json.loads(form["output_properties"]) if form.get("output_properties") else None
-    where = parse_where(form["where"]) if form.get("where") else LastSeenFilter()
-    if form.get("data_group_id"):
-        return open_group(people, form, output, where, at)
-    if form.get("filter_by_cohort"):
-        wanted = json.loads(form["filter_by_cohort"]).get("id")
-        cohort = next((c for c in people.cohorts if c["id"] == wanted and wanted not in people.deleted_after_list), None)
-        if cohort is None:
-            raise ValueError(f"Cohort {wanted} not found")
-        members = [people.profile(m) or {"$distinct_id": m, "$properties": {}} for m in cohort.get("members", ())]
-        keys: Sequence[Any] = [m for m in members if where.admits(m["$properties"].get("$last_seen"))]
-    else:
-        keys = people._matching(None, where=where)
-    session_id = people.new_session(keys, output, at)
-    return people.sessions[session_id], session_id
-
-
-def _broken(handler: "_Handler", body: bytes, kind: str, options: dict) -> None:
-    """Half the body, then: the connection cut (reset), silence (stall), or the end of a 'complete' response (malformed)."""
-    half = body[: len(body) // 2]
-    handler.send_response(200)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(half) if kind == "malformed" else len(body)))
-    handler.end_headers()
-    handler.wfile.write(half)
-    handler.wfile.flush()
-    if kind == "stall":
-        if not handler.fake._stop.wait(float(options.get("seconds", 30))):
-            handler.wfile.write(body[len(half):])
-        return
-    if kind == "reset":
-        handler.close_connection = True
-        handler.connection.shutdown(socket.SHUT_RDWR)

@@ -2,7 +2,7 @@
 ``/api/2.0/funnels/list`` and ``/api/2.0/funnels``.
 
 Same auth and fault queue as the rest of the fake (one fault per request; ``status``, ``none``,
-``reset``, ``stall``, ``malformed`` as in people.py). GET only.
+``reset``, ``stall``, ``malformed`` as in engage.py). GET only.
 
 Annotations (``fake.reports.annotations``: entries as Mixpanel answers them, ``date`` as
 ``"2024-03-01 10:00:00"``): the App API answers ``{"status": "ok", "results": [...]}`` for the
@@ -21,12 +21,10 @@ found") once that many of its queries were answered (0: deleted right after the 
 from __future__ import annotations
 
 import datetime
-import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .handler import _Handler
+from .common import FAKE_PROJECT_ID, serve_json
 
 APP_ANNOTATIONS = re.compile(r"^/api/app/projects/(\d+)/annotations$")
 OLD_ANNOTATIONS_PATH = "/api/2.0/annotations"
@@ -75,36 +73,15 @@ class ReportsData:
         return records
 
 
-def serve_report(handler: "_Handler", path: str, params: dict[str, str]) -> None:
-    """Answer an annotations or funnels request (called by the handler when is_report_path)."""
-    from .people import _broken
-
-    fake = handler.fake
+def serve_report(handler: Any, path: str, params: dict[str, str]) -> None:
+    """Answer an annotations or funnels request (called by the router when is_report_path)."""
     if handler.command != "GET":
-        handler.close_connection = True
-        handler._send_json(405, {"error": f"Use GET for {path}"})
-        return
-    fault = fake._take_fault()
-    handler.record.fault = fault.kind if fault else None
-    if fault is not None and fault.kind == "status":
-        handler._status_fault(fault.options)
-        return
-    problem = handler._check_auth(params)
-    if problem is not None:
-        handler._send_json(problem[0], {"error": problem[1]})
-        return
-    with fake._lock:
-        status, payload = _answer(fake, path, params)
-    body = json.dumps(payload).encode("utf-8")
-    if fault is not None and status == 200 and fault.kind in ("reset", "stall", "malformed"):
-        _broken(handler, body, fault.kind, fault.options)
-        return
-    handler._send_json(status, body, content_type="application/json")
+        handler.close_connection = True  # the request body (if any) is never read
+    fake = handler.fake
+    serve_json(handler, params, "GET", lambda: _answer(fake, path, params))
 
 
 def _answer(fake: Any, path: str, params: dict[str, str]) -> tuple[int, Any]:
-    from .handler import FAKE_PROJECT_ID
-
     reports: ReportsData = fake.reports
     app = APP_ANNOTATIONS.match(path)
     if app is not None:

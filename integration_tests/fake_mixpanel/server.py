@@ -31,12 +31,12 @@ import json
 import os
 import socket
 import threading
-from collections import deque
 from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 from zoneinfo import ZoneInfo
 
+from .common import RecordedRequest, Shared
 from .events import day_of_time, event_lines, last_arrival_ms
-from .handler import FAULT_KINDS, RecordedRequest, _Fault, _Handler, _Server
+from .handler import Handler, Server
 from .people import DEFAULT_PAGE_SIZE, PeopleData
 from .reports import ReportsData
 from .where import arrival_filter, time_filter
@@ -119,19 +119,19 @@ class FakeMixpanel:
         self.now, self.drop_every_lines = now, drop_every_lines
         # A plain attribute: False serves `where`'s mp_processing_time_ms bounds as if they were not there.
         self.honour_arrival_filter = True
-        self._bodies: dict[tuple, object] = {}  # request key -> handler._CachedBody, when cache_bodies
+        self._bodies: dict[tuple, object] = {}  # request key -> export._CachedBody, when cache_bodies
         self._version = 0  # bumped by every change of the data: a body generated across a change is not kept
         self.requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        # The lock, stop event and fault queue every endpoint shares (common.py); the aliases are for this file.
+        self.shared = Shared()
+        self._lock, self._stop = self.shared.lock, self.shared.stop
         # day -> [(name or _RAW, line, stored time, mp_processing_time_ms or None)], in insertion order
         self._explicit: dict[datetime.date, list[tuple[object, bytes, int | float | None, int | float | None]]] = {}
         # day -> (latest stored time, latest mp_processing_time_ms or None) of its explicit events
         self._explicit_latest: dict[datetime.date, tuple[int | float, int | float | None]] = {}
-        self._faults: deque[list] = deque()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
-        # The Query API (people.py): `profiles` generated profiles, `page_size` a page, `cohorts` with their "members".
+        # The Query API (people.py; served by engage.py, cohorts.py): `profiles` generated profiles, `page_size` a page, `cohorts` with their "members".
         self.people = PeopleData(profiles=profiles, page_size=page_size, cohorts=cohorts)
         self.reports = ReportsData()  # annotations and funnels (reports.py), set by a test
         self.people.groups = {}  # data_group_id -> group profiles (groups.py), set by a test
@@ -150,9 +150,9 @@ class FakeMixpanel:
     def start(self) -> "FakeMixpanel":
         if self._server is not None:
             raise RuntimeError("FakeMixpanel already started")
-        handler = type("FakeMixpanelHandler", (_Handler,), {"fake": self})
+        handler = type("FakeMixpanelHandler", (Handler,), {"fake": self})
         self._stop.clear()
-        self._server = _Server((self.host, self.port), handler, self)
+        self._server = Server((self.host, self.port), handler, self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"fake-mixpanel-{self.port}", daemon=True)
@@ -234,19 +234,11 @@ class FakeMixpanel:
         fault even wins over those).  Options per kind are described in the package README
         (``integration_tests/fake_mixpanel/__init__.py``); every kind accepts ``no_charset=True``,
         and ``crlf=True`` / ``blank_lines=True`` combine with the line faults."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(FAULT_KINDS)}")
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        with self._lock:
-            self._faults.append([_Fault(kind, dict(options)), times])
+        self.shared.add_fault(kind, times, options)
 
     def clear_faults(self) -> int:
         """Drop every queued fault (say, one a killed client never got to consume); returns how many requests' worth."""
-        with self._lock:
-            pending = sum(times for _, times in self._faults)
-            self._faults.clear()
-        return pending
+        return self.shared.clear_faults()
 
     def expected_events(self, from_date: datetime.date, to_date: datetime.date, *, time_in_ms: bool = False,
                         where: str | None = None, at: datetime.datetime | None = None) -> list[dict]:
@@ -256,25 +248,25 @@ class FakeMixpanel:
         the fake has a clock, else every event.  Ignores ``today`` and raw lines.  Materialises
         the list: meant for tests, not for benchmarks."""
         if at is None and self.now is not None:
-            at = self._clock()
+            at = self.clock()
         elif at is not None:
             _aware(at, "at")
-        return [json.loads(line) for line in self._iter_lines(from_date, to_date, time_in_ms=time_in_ms, wanted=None,
+        return [json.loads(line) for line in self.body_lines(from_date, to_date, time_in_ms=time_in_ms, wanted=None,
                                                                raw=False, where=where, at=at)]
 
-    # -- internals --------------------------------------------------------------------------
+    # -- for the endpoints (export.py, handler.py): the clock, the body lines, the body cache ------
 
-    def _clock(self) -> datetime.datetime:
+    def clock(self) -> datetime.datetime:
         """The fake's current instant: ``now()`` when given (checked to be aware), else the real time."""
         if self.now is None:
             return datetime.datetime.now(datetime.timezone.utc)
         return _aware(self.now(), "now()")
 
-    def _today(self, at: datetime.datetime | None = None) -> datetime.date:
+    def server_today(self, at: datetime.datetime | None = None) -> datetime.date:
         """The server's "today": ``today`` if fixed, else the date of ``at`` (default: the clock) in the project's timezone."""
         if self.today is not None:
             return self.today
-        return (at if at is not None else self._clock()).astimezone(self._tz).date()
+        return (at if at is not None else self.clock()).astimezone(self._tz).date()
 
     def _changed(self) -> None:
         """The data changed (caller holds the lock): kept bodies are stale."""
@@ -286,7 +278,7 @@ class FakeMixpanel:
         utc = at.astimezone(datetime.timezone.utc).replace(tzinfo=None)
         return _Cutoff((local - _EPOCH) // _MICROSECOND, (utc - _EPOCH) // _MICROSECOND)
 
-    def _settled(self, from_date: datetime.date, to_date: datetime.date, at: datetime.datetime) -> bool:
+    def settled(self, from_date: datetime.date, to_date: datetime.date, at: datetime.datetime) -> bool:
         """True when every event of those days exists at ``at``: a request then gets what it would without a clock."""
         cut = self._cutoff(at)
         with self._lock:
@@ -329,21 +321,23 @@ class FakeMixpanel:
         arrival_ok = arrival_ok or (lambda processed: True)
         return lambda t, processed: t <= wall_s and processed <= utc_ms and time_ok(t) and arrival_ok(processed)
 
-    def _record(self, record: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(record)
+    @property
+    def data_version(self) -> int:
+        """Bumped by every change of the data: a body generated across a change must not be kept."""
+        return self._version
 
-    def _take_fault(self) -> _Fault | None:
+    def kept_body(self, key: tuple):
+        """The body kept for this request key (cache_bodies), or None."""
         with self._lock:
-            if not self._faults:
-                return None
-            entry = self._faults[0]
-            entry[1] -= 1
-            if entry[1] <= 0:
-                self._faults.popleft()
-            return entry[0]
+            return self._bodies.get(key)
 
-    def _iter_lines(self, from_date, to_date, *, time_in_ms: bool, wanted, raw: bool = True,
+    def keep_body(self, key: tuple, version: int, body: object) -> None:
+        """Keep a fault-free body for replay, unless the data changed since ``version`` (``data_version``)."""
+        with self._lock:
+            if self._version == version:
+                self._bodies[key] = body
+
+    def body_lines(self, from_date, to_date, *, time_in_ms: bool, wanted, raw: bool = True,
                     where: str | None = None, at: datetime.datetime | None = None) -> Iterator[bytes]:
         """The body lines for those days; ``at``: only the events that exist at that instant (None: all)."""
         time_ok = time_filter(where)  # the $time bounds of ``where`` (see where.py); None: every event
