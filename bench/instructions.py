@@ -9,7 +9,7 @@ read run uninstrumented; instrumentation is switched on (callgrind_control) for 
 
 "Collected" in valgrind's summary, divided by the event count, is the figure the README quotes.
 Optional words after the count: `gzip` (a gzip body, as Mixpanel sends) and `xdm` (output_format xdm
-with bench.py's XDM_SETTINGS), in any order:
+with bench/throughput.py's XDM_SETTINGS), in any order:
 
     .venv/bin/python bench/instructions.py 20000 xdm
 
@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import XDM_SETTINGS  # noqa: E402  (bench/ is on sys.path as the script's folder): the config bench.py reads xdm with
+from throughput import XDM_SETTINGS  # noqa: E402  (bench/ is on sys.path as the script's folder): the config the throughput pass reads xdm with
+
 from integration_tests.fake_mixpanel import connector_config  # noqa: E402
 
 
