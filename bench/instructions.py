@@ -7,7 +7,7 @@ read run uninstrumented; instrumentation is switched on (callgrind_control) for 
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=.bench/callgrind.%p \\
         .venv/bin/python bench/instructions.py 20000        # then: callgrind_annotate .bench/callgrind.*
 
-"Collected" in valgrind's summary, divided by the event count, is the figure the README quotes.
+"Collected" in valgrind's summary, divided by the event count, is the figure docs/performance.md quotes.
 Optional words after the count: `gzip` (a gzip body, as Mixpanel sends) and `xdm` (output_format xdm
 with bench/throughput.py's XDM_SETTINGS), in any order:
 
