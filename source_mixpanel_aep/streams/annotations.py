@@ -28,8 +28,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..people import Unmappable
 from ..reports import annotation_entries, to_annotation
-from .profiles import cursor_of, format_cursor, parse_cursor
-from .query import QueryStream, body_of
+from .profiles import format_cursor, parse_cursor
+from .query import QueryStream, body_of, saved_state
 
 CURSOR_FIELD = "date"
 
@@ -52,7 +52,8 @@ class AnnotationsStream(QueryStream, CheckpointMixin):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursor = cursor_of(value, "annotations", CURSOR_FIELD, "every annotation")
+        self._cursor = saved_state(value, CURSOR_FIELD, parse_cursor, "annotations", '{"date": "2024-05-01T00:00:00Z"}',
+                                   "Fix the state file, or reset the stream to read every annotation.")
 
     @property
     def app_api(self) -> bool:

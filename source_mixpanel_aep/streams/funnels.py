@@ -34,7 +34,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from ..people import Unmappable
 from ..reports import date_windows, duration_words, funnel_days, funnel_start, paced_seconds, to_funnel
 from .http import error_text
-from .query import QUERIES_PER_HOUR, QueryBudget, QueryErrorHandler, QueryStream, body_of
+from .query import QUERIES_PER_HOUR, QueryBudget, QueryErrorHandler, QueryStream, body_of, saved_state
 
 CURSOR_FIELD = "date"
 
@@ -100,18 +100,11 @@ class FunnelsStream(QueryStream, CheckpointMixin):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        raw = (value or {}).get("funnels")
-        if not value or raw is None:
-            self._cursors = {}
-            return
-        try:
-            self._cursors = {str(int(key)): dt.date.fromisoformat(day) for key, day in dict(raw).items()}
-        except (TypeError, ValueError, AttributeError):
-            message = (
-                f"The saved state for stream 'funnels' is not understood: {dict(value)!r}. Expected "
-                '{"funnels": {"7": "2024-05-01"}} (per funnel id, the last day read). Fix the state file, or reset the stream.'
-            )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+        cursors = saved_state(
+            value, "funnels", lambda raw: {str(int(key)): dt.date.fromisoformat(day) for key, day in dict(raw).items()}, "funnels",
+            '{"funnels": {"7": "2024-05-01"}} (per funnel id, the last day read)', "Fix the state file, or reset the stream.",
+        )
+        self._cursors = cursors or {}
 
     # --- the plan --------------------------------------------------------------------------------
     def today(self) -> dt.date:

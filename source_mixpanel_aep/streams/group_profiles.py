@@ -20,12 +20,12 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from airbyte_cdk.models import SyncMode
 
 from ..config import config_error
 from ..groups import to_group_profile
 from .profiles import ProfilesStream, format_cursor, parse_cursor
+from .query import saved_state
 
 
 class GroupProfilesStream(ProfilesStream):
@@ -51,18 +51,11 @@ class GroupProfilesStream(ProfilesStream):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        raw = (value or {}).get("group_keys")
-        if not value or raw is None:
-            self._cursors = {}
-            return
-        try:
-            self._cursors = {str(key): parse_cursor(cursor) for key, cursor in dict(raw).items()}
-        except (TypeError, ValueError, AttributeError):
-            message = (
-                f"The saved state for stream 'group_profiles' is not understood: {dict(value)!r}. Expected "
-                '{"group_keys": {"company_id": "2024-05-01T00:00:00Z"}}. Fix the state file, or reset the stream to read every group profile.'
-            )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+        cursors = saved_state(
+            value, "group_keys", lambda raw: {str(key): parse_cursor(cursor) for key, cursor in dict(raw).items()}, "group_profiles",
+            '{"group_keys": {"company_id": "2024-05-01T00:00:00Z"}}', "Fix the state file, or reset the stream to read every group profile.",
+        )
+        self._cursors = cursors or {}
 
     def describe(self, stream_slice: Optional[Mapping[str, Any]] = None) -> str:
         return f"Stream 'group_profiles', group key {self._group.get('group_key')!r} (data_group_id {self._group.get('data_group_id')})"

@@ -34,15 +34,14 @@ import datetime as dt
 from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode, Type
+from airbyte_cdk.models import SyncMode, Type
 from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..people import Unmappable, to_profile
 from ..xdm_profile_payloads import profile_record_json_schema
 from ..xdm_profiles import to_xdm_profile
 from .parts import Part, PartPlan
-from .query import QueryStream
+from .query import QueryStream, saved_state
 
 CURSOR_FIELD = "last_seen"
 CURSOR_OVERLAP = dt.timedelta(hours=1)  # how late a profile may show up in the query after its $last_seen
@@ -56,20 +55,6 @@ def parse_cursor(value: str) -> dt.datetime:
 def format_cursor(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
-
-def cursor_of(value: Optional[Mapping[str, Any]], stream: str, field: str, read_all: str) -> Optional[dt.datetime]:
-    """A saved `{field: "<UTC instant>"}` state's cursor (None without one); a config_error naming the stream if not understood."""
-    raw = (value or {}).get(field)
-    if raw is None:
-        return None
-    try:
-        return parse_cursor(raw)
-    except (TypeError, ValueError, AttributeError):
-        message = (
-            f"The saved state for stream '{stream}' is not understood: {dict(value or {})!r}. Expected "
-            f'{{"{field}": "2024-05-01T00:00:00Z"}}. Fix the state file, or reset the stream to read {read_all}.'
-        )
-        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
 
 
 class ProfilesStream(QueryStream, CheckpointMixin):
@@ -102,7 +87,8 @@ class ProfilesStream(QueryStream, CheckpointMixin):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursor = cursor_of(value, "profiles", CURSOR_FIELD, "every profile")
+        self._cursor = saved_state(value, CURSOR_FIELD, parse_cursor, "profiles", '{"last_seen": "2024-05-01T00:00:00Z"}',
+                                   "Fix the state file, or reset the stream to read every profile.")
 
     # --- the query, in parts -------------------------------------------------------------------
     def stream_slices(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Optional[Mapping[str, Any]]]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, TypeVar, Union
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -51,7 +51,8 @@ from .http import (
 )
 from .parts import SESSION_RESTARTS, Part, PartPlan, Unfinishable
 
-__all__ = ["SESSION_RESTARTS", "QueryBudget", "QueryStream"]
+__all__ = ["SESSION_RESTARTS", "QueryBudget", "QueryStream", "saved_state"]
+T = TypeVar("T")
 
 QUERIES_PER_HOUR = 60
 PROGRESS_EVERY_PAGES = 10
@@ -120,6 +121,18 @@ class QueryErrorHandler(ExportErrorHandler):
         if status == 400 and not ("authenticate" in said.lower() or "project_id" in said.lower()):
             return f"Mixpanel rejected the query ({status}: {said})."
         return super().user_message(status, said)
+
+
+def saved_state(value: Optional[Mapping[str, Any]], field: str, parse: Callable[[Any], T], stream: str, expected: str, fix: str) -> Optional[T]:
+    """`parse` of a saved state's `field` (None without one); a config_error naming the stream and the shape expected if it fails."""
+    raw = (value or {}).get(field)
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except (TypeError, ValueError, AttributeError):
+        message = f"The saved state for stream '{stream}' is not understood: {dict(value or {})!r}. Expected {expected}. {fix}"
+        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
 
 
 class QueryBudget(PacingBudget):
