@@ -23,6 +23,6 @@ setup(
     },
     entry_points={"console_scripts": [
         "source-mixpanel-aep = source_mixpanel_aep.run:run",
-        "source-mixpanel-aep-xdm = source_mixpanel_aep.xdm_command:run",  # prints what to create in AEP for output_format xdm
+        "source-mixpanel-aep-xdm = source_mixpanel_aep.aep.command:run",  # prints what to create in AEP for output_format xdm
     ]},
 )

@@ -22,9 +22,11 @@ from airbyte_cdk.models import SyncMode
 from integration_tests.builders import REPO, catalog_json, config, connector_command, write_files
 from integration_tests.fake_aep import FAKE_AEP_API_KEY, FAKE_AEP_TOKEN, FakeAep
 from integration_tests.fake_mixpanel import FakeMixpanel
-from source_mixpanel_aep import aep_batch, aep_client, xdm_command
+from source_mixpanel_aep.aep import batch as aep_batch
+from source_mixpanel_aep.aep import client as aep_client
+from source_mixpanel_aep.aep import command as xdm_command
 
-XDM_COMMAND = [sys.executable, "-m", "source_mixpanel_aep.xdm_command"]
+XDM_COMMAND = [sys.executable, "-m", "source_mixpanel_aep.aep.command"]
 DAY = dt.date(2024, 5, 1)
 XDM = {"output_format": "xdm", "xdm_tenant_id": "_acme", "start_date": str(DAY), "end_date": str(DAY)}
 PROFILE_TAGS = {"unifiedProfile": ["enabled:true"], "unifiedIdentity": ["enabled:true"]}

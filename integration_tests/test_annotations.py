@@ -23,7 +23,7 @@ from integration_tests.builders import (
     warnings,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
-from source_mixpanel_aep.reports import to_annotation
+from source_mixpanel_aep.records.reports import to_annotation
 
 ANNOTATIONS = [
     {"id": 51, "project_id": 4242, "date": "2024-03-01 10:00:00", "description": "v2.3 released",

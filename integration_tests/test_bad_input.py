@@ -35,7 +35,7 @@ from integration_tests.builders import (
     write_files,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
-from source_mixpanel_aep.jsonl import MAX_DEPTH
+from source_mixpanel_aep.records.jsonl import MAX_DEPTH
 
 DROP = object()
 TODAY = utc_today()

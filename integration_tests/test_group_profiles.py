@@ -26,8 +26,8 @@ from integration_tests.builders import (
     warnings,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
-from source_mixpanel_aep.groups import to_group_profile
-from source_mixpanel_aep.people import to_profile
+from source_mixpanel_aep.records.groups import to_group_profile
+from source_mixpanel_aep.records.people import to_profile
 
 EPOCH = dt.datetime(2024, 1, 1)
 GROUP_KEYS = [{"group_key": "company_id", "data_group_id": 1}, {"group_key": "team_id", "data_group_id": 2}]

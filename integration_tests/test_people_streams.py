@@ -27,7 +27,7 @@ from integration_tests.builders import (
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
 from integration_tests.fake_mixpanel.people import last_seen_of
-from source_mixpanel_aep.people import to_profile
+from source_mixpanel_aep.records.people import to_profile
 from source_mixpanel_aep.streams.profiles import CURSOR_OVERLAP
 
 COHORTS = [

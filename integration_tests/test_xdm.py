@@ -34,7 +34,7 @@ from integration_tests.builders import (
 from integration_tests.fake_mixpanel import FakeMixpanel
 from integration_tests.test_bad_input import HOSTILE
 from source_mixpanel_aep.config import parse_config
-from source_mixpanel_aep.xdm_payloads import field_group
+from source_mixpanel_aep.records.xdm_payloads import field_group
 from unit_tests.xdm_validator import XdmValidator
 
 DAYS = [dt.date(2024, 5, 1), dt.date(2024, 5, 2), dt.date(2024, 5, 3)]
@@ -111,7 +111,7 @@ def test_given_a_real_read_process_when_its_output_goes_through_the_jsonl_comman
                           capture_output=True, timeout=120)
     assert read.returncode == 0, read.stderr[-2000:]
     out_dir = tmp_path / "batch"
-    split = subprocess.run([sys.executable, "-m", "source_mixpanel_aep.xdm_command", "jsonl", "--out-dir", str(out_dir), "--max-file-mb", "0.1"],
+    split = subprocess.run([sys.executable, "-m", "source_mixpanel_aep.aep.command", "jsonl", "--out-dir", str(out_dir), "--max-file-mb", "0.1"],
                            cwd=REPO, input=read.stdout, capture_output=True, timeout=120)
     assert split.returncode == 0, split.stderr[-2000:]
     files = sorted(out_dir.glob("events-*.jsonl"))
@@ -128,7 +128,7 @@ def test_given_a_failed_read_when_piped_to_the_jsonl_command_then_it_exits_1_and
     messages = [{"type": "RECORD", "record": {"stream": "events", "data": {"_id": "a", "_acme": {"distinct_id": "u"}}, "emitted_at": 1}},
                 {"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 2, "error": {"message": "Window 2024-05-01..2024-05-02 could not be read"}}}]
     stdin = "".join(json.dumps(message) + "\n" for message in messages).encode()
-    done = subprocess.run([sys.executable, "-m", "source_mixpanel_aep.xdm_command", "jsonl", "--out-dir", str(tmp_path)], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "source_mixpanel_aep.aep.command", "jsonl", "--out-dir", str(tmp_path)], cwd=REPO,
                           input=stdin, capture_output=True, timeout=60)
     assert done.returncode == 1 and b"only part of it" in done.stderr and b"could not be read" in done.stderr
     assert Path(tmp_path / "events-00001.jsonl").read_text() == '{"_id":"a","_acme":{"distinct_id":"u"}}\n'

@@ -30,7 +30,7 @@ from integration_tests.builders import (
 from integration_tests.fake_mixpanel import FakeMixpanel
 from integration_tests.fake_mixpanel.people import generated_profile, last_seen_of
 from source_mixpanel_aep.config import parse_config
-from source_mixpanel_aep.xdm_profile_payloads import profile_field_group
+from source_mixpanel_aep.records.xdm_profile_payloads import profile_field_group
 from unit_tests.xdm_validator import XdmValidator
 
 XDM = {"output_format": "xdm", "xdm_tenant_id": "_extconndev"}
@@ -127,7 +127,7 @@ def test_given_a_read_of_events_and_profiles_when_split_with_jsonl_per_stream_th
     assert read.returncode == 0, read.stderr[-2000:]
     lines = {}
     for stream in ("profiles", "events"):
-        split = subprocess.run([sys.executable, "-m", "source_mixpanel_aep.xdm_command", "jsonl", "--out-dir", str(tmp_path / stream),
+        split = subprocess.run([sys.executable, "-m", "source_mixpanel_aep.aep.command", "jsonl", "--out-dir", str(tmp_path / stream),
                                 "--prefix", stream, "--stream", stream], cwd=REPO, input=read.stdout, capture_output=True, timeout=120)
         assert split.returncode == 0, split.stderr[-2000:]
         lines[stream] = [json.loads(line) for path in sorted((tmp_path / stream).glob(f"{stream}-*.jsonl")) for line in path.read_text().splitlines()]

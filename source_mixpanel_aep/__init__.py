@@ -2,7 +2,7 @@
 
 import gc as _gc
 
-from . import cdk_private as _cdk_private
+from .cdk import private as _cdk_private
 
 # Importing the Airbyte CDK is most of every command's start (0.75 s of 0.95 s). Two things make it cheaper:
 # - It builds about 100k long-lived objects (protocol classes, pydantic models, serialisers), and the

@@ -27,7 +27,7 @@ from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from tzlocal.windows_tz import win_tz  # CLDR's Windows -> IANA table, kept up to date by tzlocal
 
-from .xdm import DEFAULT_NAMESPACES, IDENTITY_KEYS, TAKEN_PROPERTIES, XDM_TYPES, XdmSettings, promoted_fields
+from .records.xdm import DEFAULT_NAMESPACES, IDENTITY_KEYS, TAKEN_PROPERTIES, XDM_TYPES, XdmSettings, promoted_fields
 
 SPEC: Mapping[str, Any] = json.loads(resources.files(__package__).joinpath("spec.json").read_text(encoding="utf-8"))
 SECRET_FIELDS = ("secret", "api_secret", "access_token")

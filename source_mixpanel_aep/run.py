@@ -27,12 +27,12 @@ from airbyte_cdk.models import AirbyteMessage, AirbyteStateStats, ConnectorSpeci
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from . import cdk_private
+from .cdk import private as cdk_private
 from .config import parse_config
-from .logs import quiet_cdk_startup, quiet_request_failures
-from .output import ProtocolWriter, ReaderGone, record_line
+from .protocol.logs import quiet_cdk_startup, quiet_request_failures
+from .protocol.output import ProtocolWriter, ReaderGone, record_line
 from .source import SourceMixpanelAep
-from .sync import queued_messages
+from .protocol.sync import queued_messages
 
 RECORD, STATE = Type.RECORD, Type.STATE  # looked at per message: on Python 3.11 `Type.X` runs EnumType.__getattr__
 COMMAND = "source-mixpanel-aep"

@@ -22,10 +22,10 @@ from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .catalog_file import read_catalog_file
+from .protocol.catalog_file import read_catalog_file
 from .config import SPEC, parse_config, read_config_file
 from .config_warnings import config_warnings
-from .state import read_state_file, state_file_error
+from .protocol.state import read_state_file, state_file_error
 from .streams import ExportStream
 from .streams.annotations import AnnotationsStream
 from .streams.cohorts import CohortMembersStream, CohortsStream
@@ -34,7 +34,7 @@ from .streams.group_profiles import GroupProfilesStream
 from .streams.http import CHECK_SETTINGS
 from .streams.profiles import ProfilesStream
 from .streams.query import QueryBudget
-from .sync import read_streams
+from .protocol.sync import read_streams
 
 
 class SourceMixpanelAep(AbstractSource):

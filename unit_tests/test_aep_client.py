@@ -1,11 +1,11 @@
-"""The loader's AEP client (source_mixpanel_aep.aep_client): Adobe's error text from each of its error shapes, the settings from the environment."""
+"""The loader's AEP client (source_mixpanel_aep.aep.client): Adobe's error text from each of its error shapes, the settings from the environment."""
 
 from __future__ import annotations
 
 import pytest
 import requests
 
-from source_mixpanel_aep.aep_client import DEFAULT_BASE_URL, AepError, AepSettings, adobe_error_text
+from source_mixpanel_aep.aep.client import DEFAULT_BASE_URL, AepError, AepSettings, adobe_error_text
 
 ENV = {"AEP_ACCESS_TOKEN": "t", "AEP_API_KEY": "k", "AEP_ORG_ID": "o@AdobeOrg", "AEP_SANDBOX": "prod"}
 

@@ -1,4 +1,4 @@
-"""The private CDK pieces named in source_mixpanel_aep/cdk_private.py: a CDK upgrade that changes one fails here, loudly."""
+"""The private CDK pieces named in source_mixpanel_aep/cdk/private.py: a CDK upgrade that changes one fails here, loudly."""
 
 import importlib
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.utils.memory_monitor import MemoryMonitor
 
-from source_mixpanel_aep import cdk_private
+from source_mixpanel_aep.cdk import private as cdk_private
 from source_mixpanel_aep.source import SourceMixpanelAep
 
 REPO = Path(__file__).resolve().parent.parent

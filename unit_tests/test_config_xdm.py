@@ -7,7 +7,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_mixpanel_aep.config import parse_config
-from source_mixpanel_aep.xdm import DEFAULT_NAMESPACES
+from source_mixpanel_aep.records.xdm import DEFAULT_NAMESPACES
 
 NOW = dt.datetime(2024, 6, 15, 3, 0, tzinfo=dt.timezone.utc)
 BASE = {"credentials": {"auth_type": "project_secret", "api_secret": "not-a-real-secret"}}

@@ -1,4 +1,4 @@
-"""Streamed export body -> JSON values (source_mixpanel_aep.jsonl)."""
+"""Streamed export body -> JSON values (source_mixpanel_aep.records.jsonl)."""
 
 import gzip
 import os
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from source_mixpanel_aep.jsonl import (
+from source_mixpanel_aep.records.jsonl import (
     MAX_DEPTH,
     LongNumberWatch,
     MalformedLine,

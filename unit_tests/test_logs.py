@@ -5,7 +5,7 @@ import logging
 import pytest
 from airbyte_cdk.utils.memory_monitor import MemoryMonitor
 
-from source_mixpanel_aep.logs import CDK_LOGGER, quiet_cdk_startup
+from source_mixpanel_aep.protocol.logs import CDK_LOGGER, quiet_cdk_startup
 from source_mixpanel_aep.run import SourceEntrypoint
 from source_mixpanel_aep.source import SourceMixpanelAep
 

@@ -1,4 +1,4 @@
-"""Raw Mixpanel export event -> AEP-shaped record (source_mixpanel_aep.mapping.to_record)."""
+"""Raw Mixpanel export event -> AEP-shaped record (source_mixpanel_aep.records.mapping.to_record)."""
 
 import calendar
 import copy
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
-from source_mixpanel_aep.mapping import UnmappableEvent, iso_timestamp, to_record
+from source_mixpanel_aep.records.mapping import UnmappableEvent, iso_timestamp, to_record
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "source_mixpanel_aep" / "schemas" / "events.json").read_text())
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")

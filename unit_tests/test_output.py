@@ -9,8 +9,8 @@ from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
-from source_mixpanel_aep.output import RECORD_PREFIX, RECORDS_PER_WRITE, ProtocolWriter, record_line
-from source_mixpanel_aep.record_format import SerializedRecord
+from source_mixpanel_aep.protocol.output import RECORD_PREFIX, RECORDS_PER_WRITE, ProtocolWriter, record_line
+from source_mixpanel_aep.records.record_format import SerializedRecord
 
 RECORD_LINE = '{"type":"RECORD","record":{"stream":"events","data":{"_id":"1"},"emitted_at":1}}'
 CASES = {
@@ -135,7 +135,7 @@ def test_given_stdout_is_a_pipe_when_a_writer_is_made_then_the_pipe_buffer_is_ra
     import fcntl
     import os
 
-    from source_mixpanel_aep.output import PIPE_BUFFER_BYTES
+    from source_mixpanel_aep.protocol.output import PIPE_BUFFER_BYTES
 
     read_end, write_end = os.pipe()
     try:

@@ -1,10 +1,10 @@
-"""source_mixpanel_aep.people: Engage results and cohorts -> records, table-driven."""
+"""source_mixpanel_aep.records.people: Engage results and cohorts -> records, table-driven."""
 
 from __future__ import annotations
 
 import pytest
 
-from source_mixpanel_aep.people import Unmappable, to_cohort, to_member, to_profile, utc_datetime
+from source_mixpanel_aep.records.people import Unmappable, to_cohort, to_member, to_profile, utc_datetime
 
 
 @pytest.mark.parametrize(

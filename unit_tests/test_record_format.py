@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from source_mixpanel_aep import mapping
-from source_mixpanel_aep.record_format import PROFILE_EVENT_LIMIT_BYTES, FlatRecords, XdmRecords, record_format, record_size
-from source_mixpanel_aep.xdm import DEFAULT_NAMESPACES, XdmSettings
+from source_mixpanel_aep.records import mapping
+from source_mixpanel_aep.records.record_format import PROFILE_EVENT_LIMIT_BYTES, FlatRecords, XdmRecords, record_format, record_size
+from source_mixpanel_aep.records.xdm import DEFAULT_NAMESPACES, XdmSettings
 
 SETTINGS = XdmSettings("acme", dict(DEFAULT_NAMESPACES))
 

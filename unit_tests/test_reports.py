@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from source_mixpanel_aep.people import Unmappable
-from source_mixpanel_aep.reports import (
+from source_mixpanel_aep.records.people import Unmappable
+from source_mixpanel_aep.records.reports import (
     annotation_entries,
     date_windows,
     duration_words,

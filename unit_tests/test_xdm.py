@@ -1,4 +1,4 @@
-"""Flat record -> XDM ExperienceEvent (source_mixpanel_aep.xdm): pure, table-driven, every record validated as AEP would."""
+"""Flat record -> XDM ExperienceEvent (source_mixpanel_aep.records.xdm): pure, table-driven, every record validated as AEP would."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from source_mixpanel_aep.mapping import PROMOTED, to_record
-from source_mixpanel_aep.xdm import AEP_FIELDS, DEFAULT_NAMESPACES, XdmSettings, add_identity, field_name, promoted_fields, record_builder
-from source_mixpanel_aep.xdm_payloads import field_group
+from source_mixpanel_aep.records.mapping import PROMOTED, to_record
+from source_mixpanel_aep.records.xdm import AEP_FIELDS, DEFAULT_NAMESPACES, XdmSettings, add_identity, field_name, promoted_fields, record_builder
+from source_mixpanel_aep.records.xdm_payloads import field_group
 from unit_tests.xdm_validator import XdmValidator
 
 TENANT = "extconndev"

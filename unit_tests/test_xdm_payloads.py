@@ -12,11 +12,11 @@ import json
 import pytest
 from jsonschema import Draft7Validator
 
-from source_mixpanel_aep import xdm_command
-from source_mixpanel_aep.mapping import to_record
-from source_mixpanel_aep.xdm import AEP_FIELDS, DEFAULT_NAMESPACES, XdmSettings, promoted_fields, record_builder
-from source_mixpanel_aep.xdm_payloads import all_payloads, field_group, identity_descriptor, identity_namespaces, record_json_schema
-from source_mixpanel_aep.xdm_profile_payloads import profile_payloads
+from source_mixpanel_aep.aep import command as xdm_command
+from source_mixpanel_aep.records.mapping import to_record
+from source_mixpanel_aep.records.xdm import AEP_FIELDS, DEFAULT_NAMESPACES, XdmSettings, promoted_fields, record_builder
+from source_mixpanel_aep.records.xdm_payloads import all_payloads, field_group, identity_descriptor, identity_namespaces, record_json_schema
+from source_mixpanel_aep.records.xdm_profile_payloads import profile_payloads
 from unit_tests.xdm_validator import XdmValidator
 
 FIELDS = {"$browser": "string", "$screen_width": "integer", "price": "number", "is_logged_in": "boolean"}

@@ -8,17 +8,17 @@ import json
 import pytest
 from jsonschema import Draft7Validator
 
-from source_mixpanel_aep import xdm_command
-from source_mixpanel_aep.people import to_profile
-from source_mixpanel_aep.xdm import DEFAULT_NAMESPACES, XdmSettings
-from source_mixpanel_aep.xdm_profile_payloads import (
+from source_mixpanel_aep.aep import command as xdm_command
+from source_mixpanel_aep.records.people import to_profile
+from source_mixpanel_aep.records.xdm import DEFAULT_NAMESPACES, XdmSettings
+from source_mixpanel_aep.records.xdm_profile_payloads import (
     profile_field_group,
     profile_identity_descriptor,
     profile_payloads,
     profile_record_json_schema,
     profile_schema,
 )
-from source_mixpanel_aep.xdm_profiles import PROFILE_FIELDS, STANDARD_FIELDS, to_xdm_profile
+from source_mixpanel_aep.records.xdm_profiles import PROFILE_FIELDS, STANDARD_FIELDS, to_xdm_profile
 from unit_tests.xdm_validator import XdmValidator
 
 SETTINGS = XdmSettings("acme", dict(DEFAULT_NAMESPACES))

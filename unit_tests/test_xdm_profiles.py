@@ -1,4 +1,4 @@
-"""Flat profile -> XDM Individual Profile (source_mixpanel_aep.xdm_profiles): pure, table-driven, every record validated as AEP would."""
+"""Flat profile -> XDM Individual Profile (source_mixpanel_aep.records.xdm_profiles): pure, table-driven, every record validated as AEP would."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 import pytest
 from jsonschema import Draft7Validator
 
-from source_mixpanel_aep.people import to_profile
-from source_mixpanel_aep.xdm import DEFAULT_NAMESPACES, XdmSettings
-from source_mixpanel_aep.xdm_profile_payloads import profile_field_group, profile_record_json_schema
-from source_mixpanel_aep.xdm_profiles import to_xdm_profile
+from source_mixpanel_aep.records.people import to_profile
+from source_mixpanel_aep.records.xdm import DEFAULT_NAMESPACES, XdmSettings
+from source_mixpanel_aep.records.xdm_profile_payloads import profile_field_group, profile_record_json_schema
+from source_mixpanel_aep.records.xdm_profiles import to_xdm_profile
 from unit_tests.xdm_validator import XdmValidator
 
 TENANT = "_acme"

@@ -26,8 +26,8 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from ..people import Unmappable
-from ..reports import annotation_entries, to_annotation
+from ..records.people import Unmappable
+from ..records.reports import annotation_entries, to_annotation
 from .profiles import format_cursor, parse_cursor
 from .query import QueryStream, body_of, saved_state
 

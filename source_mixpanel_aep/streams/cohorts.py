@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional
 import requests
 from airbyte_cdk.models import SyncMode
 
-from ..people import Unmappable, to_cohort, to_member
+from ..records.people import Unmappable, to_cohort, to_member
 from .http import error_text
 from .parts import Part, PartPlan
 from .query import QueryStream, body_of

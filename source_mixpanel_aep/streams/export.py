@@ -35,11 +35,11 @@ from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
 from airbyte_cdk.sources.utils.slice_logger import SliceLogger
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .. import mapping
+from ..records import mapping
 from ..config import MixpanelConfig
-from ..jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, line_batches, parse_lines
-from ..logs import http_logger
-from ..record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
+from ..records.jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, line_batches, parse_lines
+from ..protocol.logs import http_logger
+from ..records.record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .arrival import ArrivalCheck, answered_at, arrival_base, arrival_first_day, arrival_windows, fallback_until
 from .http import (
     READ_SETTINGS,

@@ -31,8 +31,8 @@ from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from ..people import Unmappable
-from ..reports import date_windows, duration_words, funnel_days, funnel_start, paced_seconds, to_funnel
+from ..records.people import Unmappable
+from ..records.reports import date_windows, duration_words, funnel_days, funnel_start, paced_seconds, to_funnel
 from .http import error_text
 from .query import QUERIES_PER_HOUR, QueryBudget, QueryErrorHandler, QueryStream, body_of, saved_state
 

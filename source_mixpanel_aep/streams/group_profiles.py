@@ -23,7 +23,7 @@ import requests
 from airbyte_cdk.models import SyncMode
 
 from ..config import config_error
-from ..groups import to_group_profile
+from ..records.groups import to_group_profile
 from .profiles import ProfilesStream, format_cursor, parse_cursor
 from .query import saved_state
 

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Dict, List, Optional, TextIO, Tuple
 
 import orjson
 
-from .xdm import usable_identity
+from ..records.xdm import usable_identity
 
 
 class Refused(Exception):

@@ -28,7 +28,7 @@ import orjson
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
-from .record_format import SerializedRecord
+from ..records.record_format import SerializedRecord
 
 RECORDS_PER_WRITE = 100
 RECORD_PREFIX = '{"type":"RECORD"'  # how the CDK's serialiser starts every RECORD line

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
-from .aep_client import AepClient, AepError
+from .client import AepClient, AepError
 
 MAX_FILES = 1500
 MAX_FILE_BYTES = 256 * 1024 * 1024
