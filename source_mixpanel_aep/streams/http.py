@@ -16,7 +16,6 @@ import base64
 import collections
 import json
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Iterable, Optional, Tuple, Union
 from urllib.parse import urlsplit
@@ -33,6 +32,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.auth import AuthBase
 
+from ..clock import SYSTEM_CLOCK
 from ..config import Credentials, MixpanelConfig
 
 REQUESTS_PER_HOUR = 60
@@ -382,8 +382,8 @@ class PacingBudget(AbstractAPIBudget):
         self,
         per_hour: int = REQUESTS_PER_HOUR,
         per_second: int = REQUESTS_PER_SECOND,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = SYSTEM_CLOCK.monotonic,
+        sleep: Callable[[float], None] = SYSTEM_CLOCK.sleep,
         on_wait: Optional[Callable[[float], None]] = None,
     ):
         self._limits = ((per_hour, 3600.0), (per_second, 1.0))

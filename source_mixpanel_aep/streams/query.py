@@ -36,6 +36,7 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import MixpanelConfig
+from ..clock import SYSTEM_CLOCK, Clock
 from ..records.people import utc_datetime
 from .http import (
     MAX_RETRIES,
@@ -164,8 +165,9 @@ class QueryStream(HttpStream):
     noun = "profiles"  # in log lines
     error_handler_class = QueryErrorHandler  # a stream with an answer of its own to pass through subclasses it
 
-    def __init__(self, config: MixpanelConfig, *, budget: Optional[PacingBudget] = None, max_retries: int = MAX_RETRIES):
+    def __init__(self, config: MixpanelConfig, *, budget: Optional[PacingBudget] = None, max_retries: int = MAX_RETRIES, clock: Clock = SYSTEM_CLOCK):
         self._config = config
+        self._clock = clock  # the source's: what the streams read the time from (clock.py)
         self._max_retries = max_retries
         self._backoff: Optional[ExportBackoffStrategy] = None  # the HttpClient's, made once: its `retries` says how many a failed page got
         self._pages = 0
@@ -180,7 +182,7 @@ class QueryStream(HttpStream):
         self._unsorted = False
         self._rises = 0  # strict increases of $last_seen seen while sorted: the evidence that the order is by it
         self._delivered = 0  # by this stream in this sync, over every part
-        super().__init__(authenticator=authenticator(config.credentials), api_budget=budget or QueryBudget())
+        super().__init__(authenticator=authenticator(config.credentials), api_budget=budget or QueryBudget(clock=clock.monotonic, sleep=clock.sleep))
 
     @property
     def is_resumable(self) -> bool:
