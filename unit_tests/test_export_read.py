@@ -89,7 +89,7 @@ def test_two_reads_of_one_stream_from_the_same_state_share_no_sizer_progress_or_
 
 def test_the_source_gives_its_clock_to_every_stream_and_budget_and_records_are_stamped_by_it():
     clock = FakeClock(now=NOW)
-    streams = SourceMixpanelAep(clock=clock).streams({**RAW, "project_id": 1, "credentials": {"auth_type": "service_account", "username": "u", "secret": "s"}})
+    streams = SourceMixpanelAep(clock=clock).streams({**RAW, "project_id": 1, "credentials": {"auth_type": "service_account", "username": "clock-test-user", "secret": "clock-test-secret"}})
     assert len(streams) == 7
     for made in streams:
         assert made._clock is clock, made.name
