@@ -45,7 +45,16 @@ from ..protocol.logs import http_logger
 from ..records.record_format import record_format
 from .export_errors import NotYetAtMixpanel, check_failed, date_range_refused, requests_failed
 from .export_read import WINDOW_ATTEMPTS, ExportRead  # noqa: F401  (WINDOW_ATTEMPTS: named here by the tests of faults)
-from .http import READ_SETTINGS, HttpSettings, PacingBudget, backoff_strategy, error_text, export_client, is_future_day_refusal, retries_ran_out
+from .http import (
+    READ_SETTINGS,
+    HttpSettings,
+    PacingBudget,
+    backoff_strategy,
+    error_text,
+    export_client,
+    is_future_day_refusal,
+    retries_ran_out,
+)
 from .plan import PlanSettings, ReadState
 from .windows import CURSOR_FIELD, StateError, Window, combined_where, time_filter
 
