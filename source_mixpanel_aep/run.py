@@ -27,6 +27,7 @@ from airbyte_cdk.models import AirbyteMessage, AirbyteStateStats, ConnectorSpeci
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from .cdk.errors import traced
 from .cdk import private as cdk_private
 from .config import parse_config
 from .protocol.logs import quiet_cdk_startup, quiet_request_failures
@@ -104,7 +105,7 @@ def final_trace(error: Exception) -> AirbyteTracedException:
     if not isinstance(error, AirbyteTracedException):
         return AirbyteTracedException.from_exception(error)  # a bug of ours: system_error, with the stack trace for maintainers
     if error.failure_type == FailureType.config_error:
-        return AirbyteTracedException(message=error.message, internal_message=error.internal_message, failure_type=error.failure_type)
+        return traced(error.failure_type, error.message, error.internal_message)
     return error
 
 

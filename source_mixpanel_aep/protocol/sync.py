@@ -46,6 +46,7 @@ from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import traced
 from ..streams.http import rejects_credentials
 
 RECORD = Type.RECORD  # looked at per message: on Python 3.11 `Type.X` runs EnumType.__getattr__
@@ -159,4 +160,4 @@ def failed_sync(failures: List[Tuple[str, AirbyteTracedException]]) -> AirbyteTr
     names = ", ".join(name for name, _ in failures)
     said = " | ".join(failure.message or "" for _, failure in failures)
     internal = " | ".join(failure.internal_message or failure.message or "" for _, failure in failures)
-    return AirbyteTracedException(message=f"The sync failed ({names}): {said}", internal_message=internal, failure_type=kind)
+    return traced(kind, f"The sync failed ({names}): {said}", internal)

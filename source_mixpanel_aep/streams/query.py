@@ -35,6 +35,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import config_error, transient_error
 from ..config import MixpanelConfig
 from ..records.people import utc_datetime
 from .http import (
@@ -132,7 +133,7 @@ def saved_state(value: Optional[Mapping[str, Any]], field: str, parse: Callable[
         return parse(raw)
     except (TypeError, ValueError, AttributeError):
         message = f"The saved state for stream '{stream}' is not understood: {dict(value or {})!r}. Expected {expected}. {fix}"
-        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+        raise config_error(message) from None
 
 
 class QueryBudget(PacingBudget):
@@ -250,7 +251,7 @@ class QueryStream(HttpStream):
         results = body.get("results") if isinstance(body, Mapping) else None
         if response.status_code == 200 and not isinstance(results, list):
             message = f"{self.describe()}: Mixpanel's answer has no results list: {str(body)[:200]}"
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
+            raise transient_error(message)
         if not results:
             return []
         page_size, total = body.get("page_size"), body.get("total")
@@ -322,7 +323,7 @@ class QueryStream(HttpStream):
                 f"(last answer: {last_failure(error)}). {self._emitted:,} {self.noun} of this query were emitted; nothing of it was "
                 "checkpointed, and the state emitted so far lets the next run resume. If Mixpanel is down or rate-limiting the project, run the sync again later."
             )
-            raise AirbyteTracedException(message=message, internal_message=error.internal_message, failure_type=FailureType.transient_error) from None
+            raise transient_error(message, error.internal_message) from None
         finally:
             self._delivered += self._emitted
 
@@ -345,7 +346,7 @@ class QueryStream(HttpStream):
                 + ("the state emitted so far lets the next run resume after the last complete part. " if self.supports_incremental else "")
                 + "Run the sync again later; if it fails the same way, Mixpanel's sessions are too short for this project's paging."
             )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error) from None
+            raise transient_error(message) from None
         if self._outcome == "too_big":
             self.logger.info(
                 f"{self.describe(stream_slice)}: {part.describe()} holds {self._total:,} {self.noun}, more than a session served "
