@@ -31,7 +31,7 @@ from .streams.annotations import AnnotationsStream
 from .streams.cohorts import CohortMembersStream, CohortsStream
 from .streams.funnels import FunnelsStream
 from .streams.group_profiles import GroupProfilesStream
-from .streams.http import CHECK_SETTINGS
+from .streams.settings import CHECK_SETTINGS
 from .streams.profiles import ProfilesStream
 from .streams.query import QueryBudget
 from .protocol.sync import read_streams

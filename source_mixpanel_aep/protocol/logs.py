@@ -19,7 +19,7 @@ CDK_LOGGER = "airbyte"
 class _DropMemoryMonitorStartup(logging.Filter):
     """Also drops the CDK's retry line, `UserDefinedBackoffException: Rate limit exceeded (HTTP 500). Retrying in 6 s`, which
     says "rate limit" for every retry, a refused connection or a 500 alike: the connector logs its own line for each retry,
-    saying what happened (streams/http.py, ExportBackoffStrategy.backoff_time)."""
+    saying what happened (streams/backoff.py, ExportBackoffStrategy.backoff_time)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.module == "rate_limiting" and str(record.msg).startswith("UserDefinedBackoffException: Rate limit exceeded"):

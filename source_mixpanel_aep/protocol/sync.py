@@ -47,7 +47,7 @@ from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as status_m
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..cdk.errors import traced
-from ..streams.http import rejects_credentials
+from ..streams.error_table import rejects_credentials
 
 RECORD = Type.RECORD  # looked at per message: on Python 3.11 `Type.X` runs EnumType.__getattr__
 # The most serious kind wins when several streams failed: ours to fix, then an outage, then the user's.

@@ -42,19 +42,12 @@ from ..records.jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, l
 from ..protocol.logs import http_logger
 from ..records.record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .arrival import ArrivalCheck, answered_at, arrival_base, arrival_first_day, arrival_windows, fallback_until
-from .http import (
-    READ_SETTINGS,
-    REQUESTS_PER_HOUR,
-    HttpSettings,
-    PacingBudget,
-    backoff_strategy,
-    error_text,
-    export_client,
-    is_future_day_refusal,
-    last_failure,
-    retries_ran_out,
-    retries_said,
-)
+from ..cdk.http_errors import retries_ran_out, says_only_gave_up
+from .backoff import backoff_strategy, retries_said
+from .client import export_client
+from .failure_words import error_text, is_future_day_refusal, last_failure
+from .pacing import REQUESTS_PER_HOUR, PacingBudget
+from .settings import READ_SETTINGS, HttpSettings
 from .messages import Progress, Undelivered, WindowLosses
 from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_windows, window_days
 from .plan_words import arrival_fallback_line, budget_line, describe_arrival_plan, describe_plan
@@ -479,7 +472,7 @@ class ExportStream(Stream, CheckpointMixin):
     def _check_failed(self, error: AirbyteTracedException) -> AirbyteTracedException:
         """What `check` saw, in its own words: the error table's message, or the last answer before the retries ran out."""
         said = error.message or ""
-        if said.startswith(("Exhausted available request attempts", "API rate limit exceeded")):  # the HttpClient's generic words
+        if says_only_gave_up(said):  # the HttpClient's generic words
             said = f"Could not check the connection: {last_failure(error)}."
         return traced(error.failure_type or FailureType.transient_error, said, error.internal_message)
 

@@ -33,7 +33,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from ..cdk.errors import transient_error
 from ..records.people import Unmappable
 from ..records.reports import date_windows, duration_words, funnel_days, funnel_start, paced_seconds, to_funnel
-from .http import error_text
+from .failure_words import error_text
 from .query import QUERIES_PER_HOUR, QueryBudget, QueryErrorHandler, QueryStream, body_of, saved_state
 
 CURSOR_FIELD = "date"

@@ -32,24 +32,18 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
-from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..cdk.errors import config_error, transient_error
 from ..config import MixpanelConfig
 from ..records.people import utc_datetime
-from .http import (
-    MAX_RETRIES,
-    READ_SETTINGS,
-    ExportBackoffStrategy,
-    ExportErrorHandler,
-    PacingBudget,
-    authenticator,
-    backoff_strategy,
-    error_text,
-    last_failure,
-    retries_said,
-)
+from ..cdk.http_errors import retries_ran_out
+from .auth import authenticator
+from .backoff import ExportBackoffStrategy, backoff_strategy, retries_said
+from .error_table import ExportErrorHandler
+from .failure_words import error_text, last_failure
+from .pacing import PacingBudget
+from .settings import MAX_RETRIES, READ_SETTINGS
 from .parts import SESSION_RESTARTS, Part, PartPlan, Unfinishable
 
 __all__ = ["SESSION_RESTARTS", "QueryBudget", "QueryStream", "saved_state"]
@@ -209,7 +203,7 @@ class QueryStream(HttpStream):
         config = self._config
         settings = dataclasses.replace(READ_SETTINGS, max_retries=self._max_retries)
         host = urlsplit(config.query_base_url).hostname
-        return self.error_handler_class(config.project_id, config.project_timezone, config.legacy_local_time, settings, host=host, auth_type=config.credentials.auth_type)
+        return self.error_handler_class(config.project_id, settings, host=host, auth_type=config.credentials.auth_type)
 
     def get_backoff_strategy(self) -> ExportBackoffStrategy:
         if self._backoff is None:
@@ -316,7 +310,7 @@ class QueryStream(HttpStream):
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
         except AirbyteTracedException as error:
-            if not isinstance(error.__context__, BaseBackoffException):  # not the HttpClient giving up: already says what happened
+            if not retries_ran_out(error):  # not the HttpClient giving up: already says what happened
                 raise
             message = (
                 f"{self.describe(stream_slice)}: page {self._pages} of the query{self.part_words()} could not be read after {retries_said(self._backoff.retries if self._backoff else self._max_retries)} "
