@@ -1,4 +1,4 @@
-"""The upstream functions this connector copies or depends on, each with a digest of its source: the drift registry.
+"""The drift registry: each upstream function (and two protocol classes) this connector copies or depends on, with a digest of its source.
 
 When a CDK (or serpyco-rs) upgrade changes one of them, unit_tests/test_cdk_drift.py fails, naming
 the upstream function, our code that copies or relies on it, and what to re-read. To do then:
@@ -121,6 +121,18 @@ COPIED: Tuple[Copied, ...] = (
         ours=("source_mixpanel_aep.cdk.private:without_attribute_docs",),
         why="answered with 'no docstrings' while the CDK is imported",
     ),
+    Copied(
+        upstream="airbyte_cdk.models.airbyte_protocol:AirbyteMessage",
+        digest="1745f2249697ca2ee596391766f02f08acc9a307633c5810245b48c30c58e6e9",
+        ours=("source_mixpanel_aep.streams.export:ExportStream._records_of",),
+        why="its field order: the events stream builds each RECORD positionally (keywords cost twice as much per record)",
+    ),
+    Copied(
+        upstream="airbyte_protocol_dataclasses.models.airbyte_protocol:AirbyteRecordMessage",
+        digest="66c032e43fb2625292329ffee97ca139cf92f257894838d0551877275f90285c",
+        ours=("source_mixpanel_aep.streams.export:ExportStream._records_of",),
+        why="its field order (stream, data, emitted_at): built positionally per record, as above",
+    ),
 )
 
 
@@ -154,7 +166,8 @@ def drift_message(entry: Copied, now: str) -> str:
 
 def drifted(entries: Optional[Tuple[Copied, ...]] = None) -> List[str]:
     """One message per registered upstream function (COPIED, unless given) whose source is no longer the one we read."""
-    return [drift_message(entry, now) for entry in (COPIED if entries is None else entries) if (now := digest(entry.upstream)) != entry.digest]
+    checked = COPIED if entries is None else entries
+    return [drift_message(entry, now) for entry in checked if (now := digest(entry.upstream)) != entry.digest]
 
 
 if __name__ == "__main__":
