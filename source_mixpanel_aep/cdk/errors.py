@@ -26,7 +26,9 @@ SAME_AS_MESSAGE = _SameAsMessage()
 Internal = Union[Optional[str], _SameAsMessage]
 
 
-def traced(failure_type: Optional[FailureType], message: Optional[str], internal_message: Internal = SAME_AS_MESSAGE) -> AirbyteTracedException:
+def traced(
+    failure_type: Optional[FailureType], message: Optional[str], internal_message: Internal = SAME_AS_MESSAGE
+) -> AirbyteTracedException:
     """The exception with these words and this failure type (for a type copied from another error)."""
     internal = message if isinstance(internal_message, _SameAsMessage) else internal_message
     return AirbyteTracedException(message=message, internal_message=internal, failure_type=failure_type)

@@ -25,7 +25,7 @@ from typing import Any, List, Optional, Tuple
 class Copied:
     """One upstream function ("module:Qualified.name"), its digest, our code to re-read when it changes, and why we depend on it."""
 
-    upstream: str
+    upstream: str  # "module:Qualified.name", or a whole (small) module's name when what we rely on is no function
     digest: str
     ours: Tuple[str, ...]  # "source_mixpanel_aep.module:name": each must exist (the test checks)
     why: str
@@ -133,14 +133,20 @@ COPIED: Tuple[Copied, ...] = (
         ours=("source_mixpanel_aep.streams.export:ExportStream._records_of",),
         why="its field order (stream, data, emitted_at): built positionally per record, as above",
     ),
+    Copied(
+        upstream="airbyte_cdk.logger",
+        digest="57c13bc8ee117ab0e4c842f316ff8d089c78bc4a7d7613241806df3a79fd2ab7",
+        ours=("source_mixpanel_aep.protocol.output:ProtocolWriter.owning_stdout", "source_mixpanel_aep.cdk.entry:read_lines"),
+        why="its LOGGING_CONFIG handler writes to PRINT_BUFFER, which the writer takes over; its debug switch",
+    ),
 )
 
 
 def resolve(name: str) -> Any:
-    """The object a "module:Qualified.name" names."""
+    """The object a "module:Qualified.name" names (a whole module without the ":...")."""
     module_name, _, qualname = name.partition(":")
     found: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
+    for part in filter(None, qualname.split(".")):
         found = getattr(found, part)
     return found
 
