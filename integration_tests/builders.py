@@ -279,7 +279,7 @@ class FakeSleeps:
         from source_mixpanel_aep import source as source_module
         from source_mixpanel_aep.streams import export as export_module
         from source_mixpanel_aep.streams.export import ExportStream
-        from source_mixpanel_aep.streams.http import PacingBudget
+        from source_mixpanel_aep.streams.pacing import PacingBudget
         from source_mixpanel_aep.streams.query import QueryBudget
 
         monkeypatch.setattr(time, "sleep", self._sleeper(self.http))

@@ -1,7 +1,7 @@
 """Wiring only: spec from spec.json, check through one tiny export request; the streams `events`, `profiles`, `cohorts`, `cohort_members`, `annotations`, `funnels`, `group_profiles`.
 
 The config is checked by `parse_config` (spec.json's schema plus what a schema can't say) in every
-verb, through run.SourceEntrypoint.validate_connection, so a mistake's message names the field.
+verb, through protocol/entry.SourceEntrypoint.validate_connection, so a mistake's message names the field.
 """
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ from .streams.annotations import AnnotationsStream
 from .streams.cohorts import CohortMembersStream, CohortsStream
 from .streams.funnels import FunnelsStream
 from .streams.group_profiles import GroupProfilesStream
-from .streams.http import CHECK_SETTINGS
+from .streams.settings import CHECK_SETTINGS
 from .streams.profiles import ProfilesStream
 from .streams.query import QueryBudget
 from .protocol.sync import read_streams
 
 
 class SourceMixpanelAep(AbstractSource):
-    check_config_against_spec = True  # through run.SourceEntrypoint.validate_connection: parse_config
+    check_config_against_spec = True  # through protocol/entry.SourceEntrypoint.validate_connection: parse_config
 
     @staticmethod
     def read_config(config_path: str) -> MutableMapping[str, Any]:

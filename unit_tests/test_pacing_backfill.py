@@ -19,7 +19,7 @@ from airbyte_cdk.models import SyncMode, Type
 from source_mixpanel_aep.config import parse_config
 from source_mixpanel_aep.streams import export as export_module
 from source_mixpanel_aep.streams.export import ExportStream
-from source_mixpanel_aep.streams.http import REQUESTS_PER_HOUR, REQUESTS_PER_SECOND, PacingBudget
+from source_mixpanel_aep.streams.pacing import REQUESTS_PER_HOUR, REQUESTS_PER_SECOND, PacingBudget
 
 NOW = dt.datetime(2025, 1, 1, 12, tzinfo=dt.timezone.utc)
 LIMITS = ((REQUESTS_PER_HOUR, 3600.0), (REQUESTS_PER_SECOND, 1.0))

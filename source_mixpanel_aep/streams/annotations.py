@@ -22,10 +22,10 @@ import datetime as dt
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import transient_error
 from ..records.people import Unmappable
 from ..records.reports import annotation_entries, to_annotation
 from .profiles import format_cursor, parse_cursor
@@ -87,7 +87,7 @@ class AnnotationsStream(QueryStream, CheckpointMixin):
             entries = annotation_entries(body_of(response))
         except Unmappable as error:
             message = f"Stream 'annotations': Mixpanel's answer is not understood ({error}); nothing was read, the cursor stays."
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error) from None
+            raise transient_error(message) from None
         for raw in entries:
             try:
                 record = to_annotation(raw, self._config.project_id)

@@ -29,7 +29,7 @@ import requests
 from airbyte_cdk.models import SyncMode
 
 from ..records.people import Unmappable, to_cohort, to_member
-from .http import error_text
+from .failure_words import error_text
 from .parts import Part, PartPlan
 from .query import QueryStream, body_of
 

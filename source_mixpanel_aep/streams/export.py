@@ -35,25 +35,19 @@ from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
 from airbyte_cdk.sources.utils.slice_logger import SliceLogger
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import config_error, traced, transient_error
 from ..records import mapping
 from ..config import MixpanelConfig
 from ..records.jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, line_batches, parse_lines
 from ..protocol.logs import http_logger
 from ..records.record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .arrival import ArrivalCheck, answered_at, arrival_base, arrival_first_day, arrival_windows, fallback_until
-from .http import (
-    READ_SETTINGS,
-    REQUESTS_PER_HOUR,
-    HttpSettings,
-    PacingBudget,
-    backoff_strategy,
-    error_text,
-    export_client,
-    is_future_day_refusal,
-    last_failure,
-    retries_ran_out,
-    retries_said,
-)
+from ..cdk.http_errors import retries_ran_out, says_only_gave_up
+from .backoff import backoff_strategy, retries_said
+from .client import export_client
+from .failure_words import error_text, is_future_day_refusal, last_failure
+from .pacing import REQUESTS_PER_HOUR, PacingBudget
+from .settings import READ_SETTINGS, HttpSettings
 from .messages import Progress, Undelivered, WindowLosses
 from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_windows, window_days
 from .plan_words import arrival_fallback_line, budget_line, describe_arrival_plan, describe_plan
@@ -148,7 +142,7 @@ class ExportStream(Stream, CheckpointMixin):
                 '{"timestamp": "2024-05-01T00:00:00.000Z"} (optionally with "swept" and "events_per_day" as a read writes them). '
                 "Fix the state file, or reset the stream to sync from start_date."
             )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+            raise config_error(message) from None
         self._sizer = WindowSizer(self._plan, self._read_state.events_per_day)
 
     # --- windows -----------------------------------------------------------------------------
@@ -473,14 +467,14 @@ class ExportStream(Stream, CheckpointMixin):
             "before 2023, turn on legacy_local_time and set project_timezone to the project's timezone; "
             "otherwise leave legacy_local_time off."
         )
-        return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+        return config_error(message)
 
     def _check_failed(self, error: AirbyteTracedException) -> AirbyteTracedException:
         """What `check` saw, in its own words: the error table's message, or the last answer before the retries ran out."""
         said = error.message or ""
-        if said.startswith(("Exhausted available request attempts", "API rate limit exceeded")):  # the HttpClient's generic words
+        if says_only_gave_up(said):  # the HttpClient's generic words
             said = f"Could not check the connection: {last_failure(error)}."
-        return AirbyteTracedException(message=said, internal_message=error.internal_message, failure_type=error.failure_type or FailureType.transient_error)
+        return traced(error.failure_type or FailureType.transient_error, said, error.internal_message)
 
     def _requests_failed(self, window: Window, error: AirbyteTracedException) -> AirbyteTracedException:
         message = (
@@ -488,7 +482,7 @@ class ExportStream(Stream, CheckpointMixin):
             "Nothing from this window was checkpointed; the state emitted so far lets the next run resume here. "
             "If Mixpanel is having an outage or rate-limiting the project, run the sync again later."
         )
-        return AirbyteTracedException(message=message, internal_message=error.internal_message, failure_type=error.failure_type or FailureType.transient_error)
+        return traced(error.failure_type or FailureType.transient_error, message, error.internal_message)
 
     def _window_failed(self, window: Window, error: BaseException, breaks: int) -> AirbyteTracedException:
         if isinstance(error, MalformedLine):
@@ -496,4 +490,4 @@ class ExportStream(Stream, CheckpointMixin):
         else:
             what = f"could not be read completely: {breaks} reads in a row broke off, down to windows as small as they get (an incomplete response: {error})"
         message = f"{window.label} {what}. Nothing from this window was checkpointed; the state emitted so far lets the next run resume here."
-        return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
+        return transient_error(message)

@@ -26,14 +26,14 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import transient_error
 from ..records.people import Unmappable
 from ..records.reports import date_windows, duration_words, funnel_days, funnel_start, paced_seconds, to_funnel
-from .http import error_text
+from .failure_words import error_text
 from .query import QUERIES_PER_HOUR, QueryBudget, QueryErrorHandler, QueryStream, body_of, saved_state
 
 CURSOR_FIELD = "date"
@@ -66,7 +66,7 @@ class FunnelsListStream(QueryStream):
         body = body_of(response)
         if not isinstance(body, list):
             message = f"Stream 'funnels': Mixpanel's funnels/list answer is not a list ({str(body)[:200]}); no funnel was read."
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
+            raise transient_error(message)
         for raw in body:
             try:
                 yield to_funnel(raw)
@@ -158,7 +158,7 @@ class FunnelsStream(QueryStream, CheckpointMixin):
             records = list(funnel_days(stream_slice, body_of(response)))
         except Unmappable as error:
             message = f"{self.describe(stream_slice)}: Mixpanel's answer is not understood ({error}); this window was not read, its cursor stays."
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error) from None
+            raise transient_error(message) from None
         self._emitted += len(records)
         self._days += len(records)
         yield from records

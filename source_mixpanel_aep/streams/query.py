@@ -32,23 +32,18 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
-from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import config_error, transient_error
 from ..config import MixpanelConfig
 from ..records.people import utc_datetime
-from .http import (
-    MAX_RETRIES,
-    READ_SETTINGS,
-    ExportBackoffStrategy,
-    ExportErrorHandler,
-    PacingBudget,
-    authenticator,
-    backoff_strategy,
-    error_text,
-    last_failure,
-    retries_said,
-)
+from ..cdk.http_errors import retries_ran_out
+from .auth import authenticator
+from .backoff import ExportBackoffStrategy, backoff_strategy, retries_said
+from .error_table import ExportErrorHandler
+from .failure_words import error_text, last_failure
+from .pacing import PacingBudget
+from .settings import MAX_RETRIES, READ_SETTINGS
 from .parts import SESSION_RESTARTS, Part, PartPlan, Unfinishable
 
 __all__ = ["SESSION_RESTARTS", "QueryBudget", "QueryStream", "saved_state"]
@@ -132,7 +127,7 @@ def saved_state(value: Optional[Mapping[str, Any]], field: str, parse: Callable[
         return parse(raw)
     except (TypeError, ValueError, AttributeError):
         message = f"The saved state for stream '{stream}' is not understood: {dict(value or {})!r}. Expected {expected}. {fix}"
-        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+        raise config_error(message) from None
 
 
 class QueryBudget(PacingBudget):
@@ -208,7 +203,7 @@ class QueryStream(HttpStream):
         config = self._config
         settings = dataclasses.replace(READ_SETTINGS, max_retries=self._max_retries)
         host = urlsplit(config.query_base_url).hostname
-        return self.error_handler_class(config.project_id, config.project_timezone, config.legacy_local_time, settings, host=host, auth_type=config.credentials.auth_type)
+        return self.error_handler_class(config.project_id, settings, host=host, auth_type=config.credentials.auth_type)
 
     def get_backoff_strategy(self) -> ExportBackoffStrategy:
         if self._backoff is None:
@@ -250,7 +245,7 @@ class QueryStream(HttpStream):
         results = body.get("results") if isinstance(body, Mapping) else None
         if response.status_code == 200 and not isinstance(results, list):
             message = f"{self.describe()}: Mixpanel's answer has no results list: {str(body)[:200]}"
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
+            raise transient_error(message)
         if not results:
             return []
         page_size, total = body.get("page_size"), body.get("total")
@@ -315,14 +310,14 @@ class QueryStream(HttpStream):
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
         except AirbyteTracedException as error:
-            if not isinstance(error.__context__, BaseBackoffException):  # not the HttpClient giving up: already says what happened
+            if not retries_ran_out(error):  # not the HttpClient giving up: already says what happened
                 raise
             message = (
                 f"{self.describe(stream_slice)}: page {self._pages} of the query{self.part_words()} could not be read after {retries_said(self._backoff.retries if self._backoff else self._max_retries)} "
                 f"(last answer: {last_failure(error)}). {self._emitted:,} {self.noun} of this query were emitted; nothing of it was "
                 "checkpointed, and the state emitted so far lets the next run resume. If Mixpanel is down or rate-limiting the project, run the sync again later."
             )
-            raise AirbyteTracedException(message=message, internal_message=error.internal_message, failure_type=FailureType.transient_error) from None
+            raise transient_error(message, error.internal_message) from None
         finally:
             self._delivered += self._emitted
 
@@ -345,7 +340,7 @@ class QueryStream(HttpStream):
                 + ("the state emitted so far lets the next run resume after the last complete part. " if self.supports_incremental else "")
                 + "Run the sync again later; if it fails the same way, Mixpanel's sessions are too short for this project's paging."
             )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error) from None
+            raise transient_error(message) from None
         if self._outcome == "too_big":
             self.logger.info(
                 f"{self.describe(stream_slice)}: {part.describe()} holds {self._total:,} {self.noun}, more than a session served "
