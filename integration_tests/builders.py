@@ -294,6 +294,8 @@ class FakeSleeps:
         window_sleep, pacing_sleep = self._sleeper(self.window), self._sleeper(self.pacing)
 
         class RecordedWaitsExport(ExportStream):  # the events stream, its window waits recorded, not slept
+            __module__ = ExportStream.__module__  # where the CDK looks for schemas/events.json
+
             def __init__(self, config: Any, **kwargs: Any):
                 super().__init__(config, **{"sleep": window_sleep, **kwargs})
 
