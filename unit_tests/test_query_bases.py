@@ -38,3 +38,16 @@ def test_the_engage_streams_page_by_session():
 def test_every_query_api_stream_of_the_catalog_is_on_one_of_the_two_bases():
     query_streams = [cls for cls in STREAM_CLASSES if issubclass(cls, QueryStream)]
     assert [cls.name for cls in query_streams] == ["profiles", "cohorts", "cohort_members", "annotations", "funnels", "group_profiles"]
+
+
+def test_the_query_api_messages_name_the_registry_query_streams():
+    """The 402 and the OAuth refusal list the streams to unselect: read from the registry, not kept by hand."""
+    from integration_tests.builders import config
+    from source_mixpanel_aep.config import parse_config
+
+    handler = AnnotationsStream(parse_config(config("http://127.0.0.1:9", auth="oauth_token"))).get_error_handler()
+    listed = "(profiles, cohorts, cohort_members, annotations, funnels, group_profiles)"
+    assert handler.user_message(402, "no plan") == (
+        f"Mixpanel says the plan does not include the Query API (402: no plan). Upgrade the plan or leave the Query API streams {listed} unselected."
+    )
+    assert handler.user_message(401, "bad token").endswith(f"use a service account to read the Query API streams {listed}.")

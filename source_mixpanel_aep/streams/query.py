@@ -88,10 +88,10 @@ class QueryErrorHandler(ExportErrorHandler):
             # Mixpanel documents only service accounts (preferred) and project secrets for the Query API.
             return (
                 f"Mixpanel's Query API did not accept the OAuth token ({status}: {said}). Mixpanel documents service accounts "
-                "and project secrets for the Query API, not OAuth tokens: use a service account to read the Query API streams (profiles, cohorts, cohort_members, annotations, funnels, group_profiles)."
+                f"and project secrets for the Query API, not OAuth tokens: use a service account to read the Query API streams ({query_stream_names()})."
             )
         if status == 402:
-            return f"Mixpanel says the plan does not include the Query API (402: {said}). Upgrade the plan or leave the Query API streams (profiles, cohorts, cohort_members, annotations, funnels, group_profiles) unselected."
+            return f"Mixpanel says the plan does not include the Query API (402: {said}). Upgrade the plan or leave the Query API streams ({query_stream_names()}) unselected."
         if status == 404:
             return (
                 f"Mixpanel's Query API was not found (404: {said}). Check region, and query_base_url (when it is unset, "
@@ -100,6 +100,13 @@ class QueryErrorHandler(ExportErrorHandler):
         if status == 400 and not ("authenticate" in said.lower() or "project_id" in said.lower()):
             return f"Mixpanel rejected the query ({status}: {said})."
         return super().user_message(status, said)
+
+
+def query_stream_names() -> str:
+    """The catalog's Query API streams, as the messages above list them: from the registry (streams/__init__.py), read when a message is made."""
+    from . import STREAM_CLASSES  # not at import: the registry imports the streams, which import this module
+
+    return ", ".join(stream_class.name for stream_class in STREAM_CLASSES if issubclass(stream_class, QueryStream))
 
 
 def saved_state(value: Optional[Mapping[str, Any]], field: str, parse: Callable[[Any], T], stream: str, expected: str, fix: str) -> Optional[T]:
