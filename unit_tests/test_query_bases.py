@@ -35,9 +35,8 @@ def test_the_engage_streams_page_by_session():
         assert issubclass(stream_class.error_handler_class, EngageErrorHandler), stream_class.__name__
 
 
-def test_every_query_api_stream_of_the_catalog_is_on_one_of_the_two_bases():
-    query_streams = [cls for cls in STREAM_CLASSES if issubclass(cls, QueryStream)]
-    assert [cls.name for cls in query_streams] == ["profiles", "cohorts", "cohort_members", "annotations", "funnels", "group_profiles"]
+def test_every_stream_of_the_catalog_but_events_is_a_query_api_stream():
+    assert [cls.name for cls in STREAM_CLASSES if not issubclass(cls, QueryStream)] == ["events"]
 
 
 def test_the_query_api_messages_name_the_registry_query_streams():
@@ -46,7 +45,8 @@ def test_the_query_api_messages_name_the_registry_query_streams():
     from source_mixpanel_aep.config import parse_config
 
     handler = AnnotationsStream(parse_config(config("http://127.0.0.1:9", auth="oauth_token"))).get_error_handler()
-    listed = "(profiles, cohorts, cohort_members, annotations, funnels, group_profiles)"
+    listed = "(" + ", ".join(cls.name for cls in STREAM_CLASSES if issubclass(cls, QueryStream)) + ")"
+    assert "cohort_members, annotations, funnels" in listed  # in the registry's order, as the text was by hand
     assert handler.user_message(402, "no plan") == (
         f"Mixpanel says the plan does not include the Query API (402: no plan). Upgrade the plan or leave the Query API streams {listed} unselected."
     )
