@@ -16,7 +16,7 @@ from integration_tests.builders import FakeSleeps, config, run_read, states, str
 from integration_tests.fake_mixpanel import FakeMixpanel
 from integration_tests.fake_mixpanel.people import distinct_id_of, last_seen_of
 from source_mixpanel_aep.streams.settings import MAX_RETRIES
-from source_mixpanel_aep.streams.query import SESSION_RESTARTS
+from source_mixpanel_aep.streams.engage import SESSION_RESTARTS
 
 ENGAGE = "/api/query/engage"
 

@@ -1,4 +1,4 @@
-"""Wiring only: spec from spec.json, check through one tiny export request; the streams `events`, `profiles`, `cohorts`, `cohort_members`, `annotations`, `funnels`, `group_profiles`.
+"""Wiring only: spec from spec.json, check through one tiny export request; the streams of `streams.STREAM_CLASSES`.
 
 The config is checked by `parse_config` (spec.json's schema plus what a schema can't say) in every
 verb, through protocol/entry.SourceEntrypoint.validate_connection, so a mistake's message names the field.
@@ -26,14 +26,9 @@ from .protocol.catalog_file import read_catalog_file
 from .config import SPEC, parse_config, read_config_file
 from .config_warnings import config_warnings
 from .protocol.state import read_state_file, state_file_error
-from .streams import ExportStream
-from .streams.annotations import AnnotationsStream
-from .streams.cohorts import CohortMembersStream, CohortsStream
-from .streams.funnels import FunnelsStream
-from .streams.group_profiles import GroupProfilesStream
+from .streams import STREAM_CLASSES, ExportStream
 from .streams.settings import CHECK_SETTINGS
-from .streams.profiles import ProfilesStream
-from .streams.query import QueryBudget
+from .streams.query import QueryBudget, QueryStream
 from .protocol.sync import read_streams
 
 
@@ -90,13 +85,8 @@ class SourceMixpanelAep(AbstractSource):
         parsed = parse_config(config)
         budget = QueryBudget()  # one project, one Query API budget for all the query streams
         return [
-            ExportStream(parsed),
-            ProfilesStream(parsed, budget=budget),
-            CohortsStream(parsed, budget=budget),
-            CohortMembersStream(parsed, budget=budget),
-            AnnotationsStream(parsed, budget=budget),
-            FunnelsStream(parsed, budget=budget),
-            GroupProfilesStream(parsed, budget=budget),
+            stream_class(parsed, budget=budget) if issubclass(stream_class, QueryStream) else stream_class(parsed)
+            for stream_class in STREAM_CLASSES  # streams/__init__.py: the catalog's streams, in discover's order
         ]
 
 

@@ -29,9 +29,10 @@ from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateMessageSerialize
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..cdk.errors import config_error
+from ..streams import STREAM_NAMES
 
 STREAM_NAME = "events"
-KNOWN_STREAMS = (STREAM_NAME, "profiles", "cohorts", "cohort_members", "annotations", "funnels", "group_profiles")
+KNOWN_STREAMS = STREAM_NAMES  # the catalog's streams (streams/__init__.py); the package's import loads them anyway
 EXAMPLE = '[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "events"}, "stream_state": {"timestamp": "2024-05-01T00:00:00.000Z"}}}]'
 
 

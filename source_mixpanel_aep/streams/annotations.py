@@ -79,9 +79,6 @@ class AnnotationsStream(QueryStream, CheckpointMixin):
         params[names[0]], params[names[1]] = stream_slice["from"], stream_slice["to"]
         return params
 
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None  # one answer holds every annotation of the dates asked
-
     def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Dict[str, Any]]:
         try:
             entries = annotation_entries(body_of(response))

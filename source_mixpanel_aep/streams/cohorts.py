@@ -29,6 +29,7 @@ import requests
 from airbyte_cdk.models import SyncMode
 
 from ..records.people import Unmappable, to_cohort, to_member
+from .engage import EngageStream
 from .failure_words import error_text
 from .parts import Part, PartPlan
 from .query import QueryStream, body_of
@@ -39,9 +40,6 @@ class CohortsStream(QueryStream):
     primary_key = "id"
     api_path = "api/query/cohorts/list"
     noun = "cohorts"
-
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None  # one answer holds every cohort
 
     def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Dict[str, Any]]:
         body = body_of(response)
@@ -55,7 +53,7 @@ class CohortsStream(QueryStream):
                 self.logger.warning(f"Stream 'cohorts': a cohort skipped, it cannot become a record: {error}")
 
 
-class CohortMembersStream(QueryStream):
+class CohortMembersStream(EngageStream):
     name = "cohort_members"
     primary_key = [["cohort_id"], ["distinct_id"]]
     noun = "members"

@@ -59,9 +59,6 @@ class FunnelsListStream(QueryStream):
     api_path = "api/2.0/funnels/list"
     noun = "funnels"
 
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None
-
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Dict[str, Any]]:
         body = body_of(response)
         if not isinstance(body, list):
@@ -141,9 +138,6 @@ class FunnelsStream(QueryStream, CheckpointMixin):
         params = super().request_params(stream_state, stream_slice, next_page_token)
         params.update({"funnel_id": stream_slice["funnel_id"], "from_date": stream_slice["from"], "to_date": stream_slice["to"], "unit": "day"})
         return params
-
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None  # one answer holds every day of the window
 
     def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Dict[str, Any]]:
         stream_slice = stream_slice or {}
