@@ -33,7 +33,7 @@ def simulate_backfill(request_seconds: Sequence[float], target_seconds: float) -
 
     from source_mixpanel_aep.config import parse_config
     from source_mixpanel_aep.streams.export import ExportStream
-    from source_mixpanel_aep.streams.http import PacingBudget
+    from source_mixpanel_aep.streams.pacing import PacingBudget
 
     today = dt.datetime.now(dt.timezone.utc).date()
     config = parse_config(connector_config(None, start_date=(today - dt.timedelta(days=BACKFILL_DAYS)).isoformat()))

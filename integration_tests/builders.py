@@ -38,16 +38,6 @@ from integration_tests.fake_mixpanel import (
 from source_mixpanel_aep.run import launch
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "source_mixpanel_aep" / "schemas" / "events.json").read_text())
-# stream -> (primary key, cursor field or None for full refresh only)
-STREAMS = {
-    "events": ([["_id"]], ["timestamp"]),
-    "profiles": ([["distinct_id"]], ["last_seen"]),
-    "cohorts": ([["id"]], None),
-    "cohort_members": ([["cohort_id"], ["distinct_id"]], None),
-    "annotations": ([["id"]], ["date"]),
-    "funnels": ([["funnel_id"], ["date"]], ["date"]),
-    "group_profiles": ([["group_key"], ["group_id"]], ["last_seen"]),
-}
 SECRETS = (FAKE_SA_SECRET, FAKE_PROJECT_SECRET, FAKE_OAUTH_TOKEN)
 
 CREDENTIALS = {
@@ -78,6 +68,24 @@ def config(base_url: str, *, auth: str = "service_account", **overrides: Any) ->
         built["project_id"] = FAKE_PROJECT_ID
     built.update(overrides)
     return built
+
+
+def declared_streams() -> Dict[str, Any]:
+    """stream -> (primary key, cursor field or None for full refresh only), as discover declares them.
+
+    Read from the source's own streams (streams.STREAM_CLASSES), not kept by hand: a new stream is
+    in every catalog built here. What discover must declare is pinned by test_protocol.py.
+    """
+    from source_mixpanel_aep.source import SourceMixpanelAep
+
+    declared = {}
+    for stream in SourceMixpanelAep().streams(config("http://127.0.0.1:9")):
+        airbyte_stream = stream.as_airbyte_stream()
+        declared[stream.name] = (airbyte_stream.source_defined_primary_key, airbyte_stream.default_cursor_field or None)
+    return declared
+
+
+STREAMS = declared_streams()
 
 
 def catalog(sync_mode: SyncMode = SyncMode.incremental, *, streams: Iterable[str] = ("events",)):
@@ -279,14 +287,22 @@ class FakeSleeps:
         from source_mixpanel_aep import source as source_module
         from source_mixpanel_aep.streams import export as export_module
         from source_mixpanel_aep.streams.export import ExportStream
-        from source_mixpanel_aep.streams.http import PacingBudget
+        from source_mixpanel_aep.streams.pacing import PacingBudget
         from source_mixpanel_aep.streams.query import QueryBudget
 
         monkeypatch.setattr(time, "sleep", self._sleeper(self.http))
         window_clock, pacing_sleep = _WindowClock(self), self._sleeper(self.pacing)
-        # The source passes its clock to every stream and budget (clock.py); run.launch builds the source,
-        # so the clock goes in where the streams and budgets are made, the budgets' sleeps kept apart as `pacing`.
-        monkeypatch.setattr(source_module, "ExportStream", lambda config, **kwargs: ExportStream(config, **{**kwargs, "clock": window_clock}))
+
+        class RecordedWaitsExport(ExportStream):  # the events stream, its window waits recorded, not slept (its clock's sleep)
+            __module__ = ExportStream.__module__  # where the CDK looks for schemas/events.json
+
+            def __init__(self, config: Any, **kwargs: Any):
+                super().__init__(config, **{**kwargs, "clock": window_clock})
+
+        # The source passes its clock to every stream and budget (clock.py); run.launch builds the source, so the
+        # clock goes in where the streams and budgets are made, the budgets' sleeps kept apart as `pacing`.
+        monkeypatch.setattr(source_module, "ExportStream", RecordedWaitsExport)  # check's
+        monkeypatch.setattr(source_module, "STREAM_CLASSES", tuple(RecordedWaitsExport if cls is ExportStream else cls for cls in source_module.STREAM_CLASSES))
         monkeypatch.setattr(export_module, "PacingBudget", lambda **kwargs: PacingBudget(**{**kwargs, "clock": self.clock, "sleep": pacing_sleep}))
         monkeypatch.setattr(source_module, "QueryBudget", lambda **kwargs: QueryBudget(**{**kwargs, "clock": self.clock, "sleep": pacing_sleep}))
         return self

@@ -41,7 +41,7 @@ from integration_tests.builders import (
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
 from source_mixpanel_aep.streams.export import WINDOW_ATTEMPTS
-from source_mixpanel_aep.streams.http import MAX_RETRIES
+from source_mixpanel_aep.streams.settings import MAX_RETRIES
 
 
 def two_days(**server_options):

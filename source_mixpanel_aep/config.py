@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 import pendulum
-from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from tzlocal.windows_tz import win_tz  # CLDR's Windows -> IANA table, kept up to date by tzlocal
 
+from .cdk.errors import config_error as traced_config_error, traced
 from .records.xdm import DEFAULT_NAMESPACES, IDENTITY_KEYS, TAKEN_PROPERTIES, XDM_TYPES, XdmSettings, promoted_fields
 
 SPEC: Mapping[str, Any] = json.loads(resources.files(__package__).joinpath("spec.json").read_text(encoding="utf-8"))
@@ -65,7 +65,7 @@ _LOOPBACK_NAMES = {"localhost"}
 def config_error(field: str, problem: str, fix: str) -> AirbyteTracedException:
     """A user's mistake: the message names the field and says what to do."""
     message = f"Config field '{field}': {problem} {fix}".strip()
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+    return traced_config_error(message)
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def read_config_file(path: str) -> MutableMapping[str, Any]:
     """
     def file_error(problem: str) -> AirbyteTracedException:
         message = f"The --config file {path} {problem}"
-        return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+        return traced_config_error(message)
 
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -347,7 +347,7 @@ def _together(errors: List[AirbyteTracedException]) -> AirbyteTracedException:
         return errors[0]
     listed = " ".join(f"({number}) {error.message}" for number, error in enumerate(errors, 1))
     message = f"{len(errors)} config fields need fixing: {listed}"
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+    return traced_config_error(message)
 
 
 def _with_unknown_keys(error: AirbyteTracedException, raw: Any) -> AirbyteTracedException:
@@ -355,7 +355,7 @@ def _with_unknown_keys(error: AirbyteTracedException, raw: Any) -> AirbyteTraced
     if not warnings:
         return error
     message = f"{error.message} Also: {' '.join(warnings)}"
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=error.failure_type)
+    return traced(error.failure_type, message)
 
 
 def _spec_error(raw: Any) -> Optional[AirbyteTracedException]:

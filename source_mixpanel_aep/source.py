@@ -1,7 +1,7 @@
-"""Wiring only: spec from spec.json, check through one tiny export request; the streams `events`, `profiles`, `cohorts`, `cohort_members`, `annotations`, `funnels`, `group_profiles`.
+"""Wiring only: spec from spec.json, check through one tiny export request; the streams of `streams.STREAM_CLASSES`.
 
 The config is checked by `parse_config` (spec.json's schema plus what a schema can't say) in every
-verb, through run.SourceEntrypoint.validate_connection, so a mistake's message names the field.
+verb, through protocol/entry.SourceEntrypoint.validate_connection, so a mistake's message names the field.
 """
 
 from __future__ import annotations
@@ -27,19 +27,14 @@ from .protocol.catalog_file import read_catalog_file
 from .config import SPEC, parse_config, read_config_file
 from .config_warnings import config_warnings
 from .protocol.state import read_state_file, state_file_error
-from .streams import ExportStream
-from .streams.annotations import AnnotationsStream
-from .streams.cohorts import CohortMembersStream, CohortsStream
-from .streams.funnels import FunnelsStream
-from .streams.group_profiles import GroupProfilesStream
-from .streams.http import CHECK_SETTINGS
-from .streams.profiles import ProfilesStream
-from .streams.query import QueryBudget
+from .streams import STREAM_CLASSES, ExportStream
+from .streams.settings import CHECK_SETTINGS
+from .streams.query import QueryBudget, QueryStream
 from .protocol.sync import read_streams
 
 
 class SourceMixpanelAep(AbstractSource):
-    check_config_against_spec = True  # through run.SourceEntrypoint.validate_connection: parse_config
+    check_config_against_spec = True  # through protocol/entry.SourceEntrypoint.validate_connection: parse_config
 
     def __init__(self, clock: Clock = SYSTEM_CLOCK):
         super().__init__()
@@ -96,13 +91,8 @@ class SourceMixpanelAep(AbstractSource):
         parsed = parse_config(config, now=clock.now)
         budget = QueryBudget(clock=clock.monotonic, sleep=clock.sleep)  # one project, one Query API budget for all the query streams
         return [
-            ExportStream(parsed, clock=clock),
-            ProfilesStream(parsed, budget=budget, clock=clock),
-            CohortsStream(parsed, budget=budget, clock=clock),
-            CohortMembersStream(parsed, budget=budget, clock=clock),
-            AnnotationsStream(parsed, budget=budget, clock=clock),
-            FunnelsStream(parsed, budget=budget, clock=clock),
-            GroupProfilesStream(parsed, budget=budget, clock=clock),
+            stream_class(parsed, budget=budget, clock=clock) if issubclass(stream_class, QueryStream) else stream_class(parsed, clock=clock)
+            for stream_class in STREAM_CLASSES  # streams/__init__.py: the catalog's streams, in discover's order
         ]
 
 

@@ -19,7 +19,7 @@ def test_the_entrypoint_still_keeps_its_memory_monitor_where_we_call_it():
     check = cdk_private.memory_check(entrypoint)
     assert isinstance(entrypoint._memory_monitor, MemoryMonitor)
     assert check.__self__ is entrypoint._memory_monitor
-    check()  # callable with no arguments, as run.SourceEntrypoint calls it per record
+    check()  # callable with no arguments, as cdk/entry.read_lines calls it per record
 
 
 def test_serpyco_still_looks_attribute_docstrings_up_where_the_import_hook_turns_it_off():

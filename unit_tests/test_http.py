@@ -1,4 +1,4 @@
-"""HTTP concerns of the export API (source_mixpanel_aep.streams.http): errors, backoff, pacing, auth."""
+"""HTTP concerns of the export API (source_mixpanel_aep.streams: auth, error_table, backoff, pacing, settings): errors, backoff, pacing, auth."""
 
 import base64
 import itertools
@@ -10,15 +10,11 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 
 from source_mixpanel_aep.config import Credentials
-from source_mixpanel_aep.streams.http import (
-    CHECK_SETTINGS,
-    ExportBackoffStrategy,
-    ExportErrorHandler,
-    HttpSettings,
-    PacingBudget,
-    authenticator,
-    backoff_strategy,
-)
+from source_mixpanel_aep.streams.auth import authenticator
+from source_mixpanel_aep.streams.backoff import ExportBackoffStrategy, backoff_strategy
+from source_mixpanel_aep.streams.error_table import ExportErrorHandler
+from source_mixpanel_aep.streams.pacing import PacingBudget
+from source_mixpanel_aep.streams.settings import CHECK_SETTINGS, HttpSettings
 
 PROJECT_ID = 2195193
 
@@ -33,8 +29,8 @@ def response(status, body=b"", headers=None):
     return built
 
 
-def handler(legacy=False, timezone="America/Los_Angeles"):
-    return ExportErrorHandler(project_id=PROJECT_ID, project_timezone=timezone, legacy_local_time=legacy)
+def handler():
+    return ExportErrorHandler(project_id=PROJECT_ID)
 
 
 def test_200_is_success():
@@ -69,20 +65,20 @@ def test_no_response_is_retried():
 
 
 @pytest.mark.parametrize(
-    "legacy, status, body, must_say",
+    "status, body, must_say",
     [
-        (False, 400, b"Unable to authenticate request", ["Unable to authenticate request", "credentials", "expired"]),
-        (False, 401, {"error": "Invalid username or secret"}, ["401", "Invalid username or secret", "credentials", "secret"]),
-        (False, 402, {"error": "payment required"}, ["402", "plan", "Raw Event Export"]),
-        (False, 403, {"error": "Permission denied"}, ["403", f"project {PROJECT_ID}", "project_id", "region"]),
-        (False, 404, b"Not Found", ["404", "region", "base_url"]),
-        (False, 400, {"error": "project_id is required"}, ["project_id", "Set project_id"]),
-        (False, 400, {"error": "invalid where clause"}, ["400", "invalid where clause", "events", "where"]),
+        (400, b"Unable to authenticate request", ["Unable to authenticate request", "credentials", "expired"]),
+        (401, {"error": "Invalid username or secret"}, ["401", "Invalid username or secret", "credentials", "secret"]),
+        (402, {"error": "payment required"}, ["402", "plan", "Raw Event Export"]),
+        (403, {"error": "Permission denied"}, ["403", f"project {PROJECT_ID}", "project_id", "region"]),
+        (404, b"Not Found", ["404", "region", "base_url"]),
+        (400, {"error": "project_id is required"}, ["project_id", "Set project_id"]),
+        (400, {"error": "invalid where clause"}, ["400", "invalid where clause", "events", "where"]),
     ],
     ids=["400-unable-to-authenticate", "401", "402", "403-names-project", "404", "400-project-id", "400-other"],
 )
-def test_client_errors_fail_as_config_errors_with_an_actionable_message(legacy, status, body, must_say):
-    resolution = handler(legacy=legacy).interpret_response(response(status, body))
+def test_client_errors_fail_as_config_errors_with_an_actionable_message(status, body, must_say):
+    resolution = handler().interpret_response(response(status, body))
     assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.config_error)
     missing = [words for words in must_say if words not in resolution.error_message]
     assert not missing, resolution.error_message
@@ -104,12 +100,12 @@ def test_a_long_error_body_is_cut_short_in_the_message():
 
 def test_handler_bounds_retries():
     assert handler().max_retries == 6
-    assert ExportErrorHandler(PROJECT_ID, "UTC", False, HttpSettings(2, 5.0, 8.0, 4.0, 25.0, False)).max_retries == 2
+    assert ExportErrorHandler(PROJECT_ID, HttpSettings(2, 5.0, 8.0, 4.0, 25.0, False)).max_retries == 2
     assert handler().max_time == 1800
 
 
 def check_handler():
-    return ExportErrorHandler(PROJECT_ID, "UTC", False, CHECK_SETTINGS)
+    return ExportErrorHandler(PROJECT_ID, CHECK_SETTINGS)
 
 
 def test_given_a_to_date_refusal_then_the_stream_decides_midnight_or_config_error():
@@ -150,7 +146,7 @@ def test_given_check_when_the_server_asks_for_a_long_wait_then_the_pause_is_capp
 
 
 def test_check_settings_fit_in_the_30_second_budget():
-    from source_mixpanel_aep.streams.http import CHECK_BUDGET_SECONDS
+    from source_mixpanel_aep.streams.settings import CHECK_BUDGET_SECONDS
 
     tries = CHECK_SETTINGS.max_retries + 1
     worst = tries * (CHECK_SETTINGS.connect_timeout + CHECK_SETTINGS.read_timeout) + CHECK_SETTINGS.max_retries * CHECK_SETTINGS.backoff_cap_seconds
@@ -266,7 +262,7 @@ def test_authenticator_builds_the_authorization_header(credentials, header):
 
 
 def test_given_a_refused_connection_before_any_answer_then_it_fails_at_once_naming_the_host():
-    fresh = ExportErrorHandler(PROJECT_ID, "UTC", False, host="proxy.example.com")
+    fresh = ExportErrorHandler(PROJECT_ID, host="proxy.example.com")
     refused = requests.ConnectionError("HTTPSConnectionPool(host='proxy.example.com', port=443): ([Errno 111] Connection refused)")
     resolution = fresh.interpret_response(refused)
     assert (resolution.response_action, resolution.failure_type) == (ResponseAction.FAIL, FailureType.transient_error)
@@ -274,7 +270,7 @@ def test_given_a_refused_connection_before_any_answer_then_it_fails_at_once_nami
 
 
 def test_given_a_host_that_answered_before_when_a_connection_is_refused_then_it_is_retried():
-    answered = ExportErrorHandler(PROJECT_ID, "UTC", False, host="data.mixpanel.com")
+    answered = ExportErrorHandler(PROJECT_ID, host="data.mixpanel.com")
     answered.interpret_response(response(200, b""))
     refused = requests.ConnectionError("([Errno 111] Connection refused)")
     assert answered.interpret_response(refused).response_action == ResponseAction.RETRY

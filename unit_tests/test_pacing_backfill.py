@@ -18,7 +18,7 @@ from airbyte_cdk.models import SyncMode, Type
 
 from source_mixpanel_aep.config import parse_config
 from source_mixpanel_aep.streams.export import ExportStream
-from source_mixpanel_aep.streams.http import REQUESTS_PER_HOUR, REQUESTS_PER_SECOND
+from source_mixpanel_aep.streams.pacing import REQUESTS_PER_HOUR, REQUESTS_PER_SECOND
 from unit_tests.conftest import FakeClock
 
 NOW = dt.datetime(2025, 1, 1, 12, tzinfo=dt.timezone.utc)

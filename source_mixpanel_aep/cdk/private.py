@@ -2,7 +2,7 @@
 
 1. `AirbyteEntrypoint._memory_monitor`: the CDK's fail-fast memory check (it ends a sync before the
    kernel's OOM killer does, keeping the last STATE). The CDK calls it per message in its own read
-   loop; run.SourceEntrypoint writes RECORDs through its own loop (see there, for speed), so it must
+   loop; cdk/entry.read_lines writes RECORDs through its own loop (see there, for speed), so it must
    call the same monitor, and the CDK offers no public way to reach it. A second MemoryMonitor would
    work too, but would log its start-up line twice and track its own counter.
 2. serpyco-rs's `get_attributes_doc`, as `serpyco_rs._describe` and `serpyco_rs._json_schema._convert`
@@ -16,7 +16,8 @@
    just slower again: nothing breaks.
 
 unit_tests/test_cdk_private.py fails loudly if an upgrade renames or removes either, and checks that the
-protocol messages are written the same with and without (2).
+protocol messages are written the same with and without (2); cdk/upstream.py registers the upstream
+code of both, so unit_tests/test_cdk_drift.py fails when it changes.
 """
 
 from __future__ import annotations

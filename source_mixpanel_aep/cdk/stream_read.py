@@ -7,7 +7,7 @@ CDK asks the checkpoint reader for state and checks the record limit after every
 cost as much as parsing and mapping the event. What is checkpointed when is the stream's own
 (`checkpoint` below, called by it); this module only keeps the CDK's order of messages.
 
-This is the only copy of that control flow; `cdk/upstream_stream.py` holds a digest of each
+This is the only copy of that control flow; `cdk/upstream.py` (COPIED) holds a digest of each
 upstream function, and the drift test fails, naming what to re-read, when a CDK upgrade changes them.
 """
 

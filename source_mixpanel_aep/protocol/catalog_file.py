@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from airbyte_cdk.models import ConfiguredAirbyteCatalog, ConfiguredAirbyteCatalogSerializer, FailureType
+from airbyte_cdk.models import ConfiguredAirbyteCatalog, ConfiguredAirbyteCatalogSerializer
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from ..cdk.errors import config_error
 
 EXPECTED = (
     'Expected a configured catalog: {"streams": [{"stream": {"name": "events", "json_schema": {}, "supported_sync_modes": '
@@ -23,7 +25,7 @@ EXPECTED = (
 
 def catalog_error(path: str, problem: str) -> AirbyteTracedException:
     message = f"The --catalog file {path} {problem}. {EXPECTED}"
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+    return config_error(message)
 
 
 def read_catalog_file(path: str) -> ConfiguredAirbyteCatalog:

@@ -1,4 +1,4 @@
-"""Logging set-up from our side, with the standard `logging` API only (no CDK internals).
+"""Logging set-up from our side, with the standard `logging` API only (the CDK's lines are told apart in cdk/log_lines.py).
 
 `quiet_cdk_startup()` drops the one INFO line every command used to start with, the CDK's
 `MemoryMonitor instantiated with critical threshold: 95%, ...` (airbyte_cdk.utils.memory_monitor,
@@ -13,18 +13,20 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
+from ..cdk.log_lines import is_http_client_gave_up, is_memory_monitor_startup, is_rate_limit_retry_line
+
 CDK_LOGGER = "airbyte"
 
 
 class _DropMemoryMonitorStartup(logging.Filter):
     """Also drops the CDK's retry line, `UserDefinedBackoffException: Rate limit exceeded (HTTP 500). Retrying in 6 s`, which
     says "rate limit" for every retry, a refused connection or a 500 alike: the connector logs its own line for each retry,
-    saying what happened (streams/http.py, ExportBackoffStrategy.backoff_time)."""
+    saying what happened (streams/backoff.py, ExportBackoffStrategy.backoff_time)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.module == "rate_limiting" and str(record.msg).startswith("UserDefinedBackoffException: Rate limit exceeded"):
+        if is_rate_limit_retry_line(record):
             return False
-        return not (record.module == "memory_monitor" and record.funcName == "__init__" and record.levelno <= logging.INFO)
+        return not is_memory_monitor_startup(record)
 
 
 def quiet_cdk_startup() -> None:
@@ -34,17 +36,13 @@ def quiet_cdk_startup() -> None:
         logger.addFilter(_DropMemoryMonitorStartup())
 
 
-# The CDK HttpClient's ERROR lines when it gives up: "'GET' request to '<url>' failed with ..." and "Retries exhausted ...".
-_CDK_GAVE_UP = ("Retries exhausted with backoff exception", "'GET' request to '", "'POST' request to '")
-
-
 class _GaveUpAsDebug(logging.Filter):
     """The HttpClient's ERROR line on giving up (the URL, the response's body and headers) becomes a DEBUG line,
     shown only in a debug run: the stream's error (its log line and TRACE) says what failed in words a user can act
     on, and the TRACE keeps these words as its internal_message. Without this a rejected secret gave two ERROR lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.ERROR or record.module != "http_client" or not str(record.msg).startswith(_CDK_GAVE_UP):
+        if not is_http_client_gave_up(record):
             return True
         if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
             return False

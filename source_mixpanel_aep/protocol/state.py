@@ -25,17 +25,20 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator, List, Mapping
 
-from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateMessageSerializer, FailureType
+from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateMessageSerializer
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import config_error
+from ..streams import STREAM_NAMES
+
 STREAM_NAME = "events"
-KNOWN_STREAMS = (STREAM_NAME, "profiles", "cohorts", "cohort_members", "annotations", "funnels", "group_profiles")
+KNOWN_STREAMS = STREAM_NAMES  # the catalog's streams (streams/__init__.py); the package's import loads them anyway
 EXAMPLE = '[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "events"}, "stream_state": {"timestamp": "2024-05-01T00:00:00.000Z"}}}]'
 
 
 def state_file_error(problem: str) -> AirbyteTracedException:
     message = f"The --state file {problem}. Expected a list of Airbyte state messages like {EXAMPLE}, or the STATE lines a read printed. Fix the file, or reset the stream to sync from start_date."
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+    return config_error(message)
 
 
 def read_state_file(path: str, logger: logging.Logger) -> List[AirbyteStateMessage]:

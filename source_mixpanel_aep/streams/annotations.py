@@ -22,10 +22,10 @@ import datetime as dt
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import transient_error
 from ..records.people import Unmappable
 from ..records.reports import annotation_entries, to_annotation
 from .profiles import format_cursor, parse_cursor
@@ -79,15 +79,12 @@ class AnnotationsStream(QueryStream, CheckpointMixin):
         params[names[0]], params[names[1]] = stream_slice["from"], stream_slice["to"]
         return params
 
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None  # one answer holds every annotation of the dates asked
-
     def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Dict[str, Any]]:
         try:
             entries = annotation_entries(body_of(response))
         except Unmappable as error:
             message = f"Stream 'annotations': Mixpanel's answer is not understood ({error}); nothing was read, the cursor stays."
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error) from None
+            raise transient_error(message) from None
         for raw in entries:
             try:
                 record = to_annotation(raw, self._config.project_id)

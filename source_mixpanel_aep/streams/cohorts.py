@@ -28,7 +28,8 @@ import requests
 from airbyte_cdk.models import SyncMode
 
 from ..records.people import Unmappable, to_cohort, to_member
-from .http import error_text
+from .engage import EngageStream
+from .failure_words import error_text
 from .parts import Part, PartPlan
 from .query import QueryStream, body_of
 
@@ -38,9 +39,6 @@ class CohortsStream(QueryStream):
     primary_key = "id"
     api_path = "api/query/cohorts/list"
     noun = "cohorts"
-
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None  # one answer holds every cohort
 
     def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Dict[str, Any]]:
         body = body_of(response)
@@ -54,7 +52,7 @@ class CohortsStream(QueryStream):
                 self.logger.warning(f"Stream 'cohorts': a cohort skipped, it cannot become a record: {error}")
 
 
-class CohortMembersStream(QueryStream):
+class CohortMembersStream(EngageStream):
     name = "cohort_members"
     primary_key = [["cohort_id"], ["distinct_id"]]
     noun = "members"

@@ -38,24 +38,21 @@ from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
 from airbyte_cdk.sources.utils.slice_logger import SliceLogger
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import config_error
+from ..cdk.http_errors import retries_ran_out
 from ..cdk.stream_read import read_slices
 from ..clock import SYSTEM_CLOCK, Clock
 from ..config import MixpanelConfig
 from ..protocol.logs import http_logger
 from ..records.record_format import record_format
+from .backoff import backoff_strategy
+from .client import export_client
 from .export_errors import NotYetAtMixpanel, check_failed, date_range_refused, requests_failed
 from .export_read import WINDOW_ATTEMPTS, ExportRead  # noqa: F401  (WINDOW_ATTEMPTS: named here by the tests of faults)
-from .http import (
-    READ_SETTINGS,
-    HttpSettings,
-    PacingBudget,
-    backoff_strategy,
-    error_text,
-    export_client,
-    is_future_day_refusal,
-    retries_ran_out,
-)
+from .failure_words import error_text, is_future_day_refusal
+from .pacing import PacingBudget
 from .plan import PlanSettings, ReadState
+from .settings import READ_SETTINGS, HttpSettings
 from .windows import CURSOR_FIELD, StateError, Window, combined_where, time_filter
 
 HEADERS = {"Accept-Encoding": "gzip", "Accept": "text/plain"}
@@ -111,7 +108,7 @@ class ExportStream(Stream, CheckpointMixin):
                 '{"timestamp": "2024-05-01T00:00:00.000Z"} (optionally with "swept" and "events_per_day" as a read writes them). '
                 "Fix the state file, or reset the stream to sync from start_date."
             )
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error) from None
+            raise config_error(message) from None
         self._slice_read = None
 
     def _new_read(self, sync_mode: SyncMode, state: ReadState, defer_states: bool = False) -> ExportRead:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import config_error, traced, transient_error
+from ..cdk.http_errors import says_only_gave_up
 from ..config import MixpanelConfig
 from ..records.jsonl import MalformedLine
-from .http import last_failure, retries_said
+from .backoff import retries_said
+from .failure_words import last_failure
 from .windows import Window
 
 
@@ -22,15 +25,15 @@ def date_range_refused(config: MixpanelConfig, said: str) -> AirbyteTracedExcept
         "before 2023, turn on legacy_local_time and set project_timezone to the project's timezone; "
         "otherwise leave legacy_local_time off."
     )
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+    return config_error(message)
 
 
 def check_failed(error: AirbyteTracedException) -> AirbyteTracedException:
     """What `check` saw, in its own words: the error table's message, or the last answer before the retries ran out."""
     said = error.message or ""
-    if said.startswith(("Exhausted available request attempts", "API rate limit exceeded")):  # the HttpClient's generic words
+    if says_only_gave_up(said):  # the HttpClient's generic words
         said = f"Could not check the connection: {last_failure(error)}."
-    return AirbyteTracedException(message=said, internal_message=error.internal_message, failure_type=error.failure_type or FailureType.transient_error)
+    return traced(error.failure_type or FailureType.transient_error, said, error.internal_message)
 
 
 def requests_failed(window: Window, error: AirbyteTracedException, retries: int) -> AirbyteTracedException:
@@ -39,7 +42,7 @@ def requests_failed(window: Window, error: AirbyteTracedException, retries: int)
         "Nothing from this window was checkpointed; the state emitted so far lets the next run resume here. "
         "If Mixpanel is having an outage or rate-limiting the project, run the sync again later."
     )
-    return AirbyteTracedException(message=message, internal_message=error.internal_message, failure_type=error.failure_type or FailureType.transient_error)
+    return traced(error.failure_type or FailureType.transient_error, message, error.internal_message)
 
 
 def window_failed(window: Window, error: BaseException, breaks: int) -> AirbyteTracedException:
@@ -48,4 +51,4 @@ def window_failed(window: Window, error: BaseException, breaks: int) -> AirbyteT
     else:
         what = f"could not be read completely: {breaks} reads in a row broke off, down to windows as small as they get (an incomplete response: {error})"
     message = f"{window.label} {what}. Nothing from this window was checkpointed; the state emitted so far lets the next run resume here."
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
+    return transient_error(message)

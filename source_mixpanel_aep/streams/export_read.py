@@ -29,8 +29,8 @@ from ..records.jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, l
 from ..records.record_format import PROFILE_EVENT_LIMIT_BYTES
 from .arrival import ArrivalCheck, answered_at, arrival_base, arrival_first_day, arrival_windows, fallback_until
 from .export_errors import NotYetAtMixpanel, window_failed
-from .http import REQUESTS_PER_HOUR
 from .messages import Progress, Undelivered, WindowLosses
+from .pacing import REQUESTS_PER_HOUR
 from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_windows, window_days
 from .plan_words import arrival_fallback_line, budget_line, describe_arrival_plan, describe_plan
 from .windows import Window, format_cursor

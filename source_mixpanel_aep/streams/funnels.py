@@ -26,15 +26,15 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import transient_error
 from ..clock import SYSTEM_CLOCK
 from ..records.people import Unmappable
 from ..records.reports import date_windows, duration_words, funnel_days, funnel_start, paced_seconds, to_funnel
-from .http import error_text
+from .failure_words import error_text
 from .query import QUERIES_PER_HOUR, QueryBudget, QueryErrorHandler, QueryStream, body_of, saved_state
 
 CURSOR_FIELD = "date"
@@ -60,14 +60,11 @@ class FunnelsListStream(QueryStream):
     api_path = "api/2.0/funnels/list"
     noun = "funnels"
 
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None
-
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Dict[str, Any]]:
         body = body_of(response)
         if not isinstance(body, list):
             message = f"Stream 'funnels': Mixpanel's funnels/list answer is not a list ({str(body)[:200]}); no funnel was read."
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
+            raise transient_error(message)
         for raw in body:
             try:
                 yield to_funnel(raw)
@@ -144,9 +141,6 @@ class FunnelsStream(QueryStream, CheckpointMixin):
         params.update({"funnel_id": stream_slice["funnel_id"], "from_date": stream_slice["from"], "to_date": stream_slice["to"], "unit": "day"})
         return params
 
-    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        return None  # one answer holds every day of the window
-
     def parse_response(self, response: requests.Response, *, stream_state: Mapping[str, Any], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> Iterable[Dict[str, Any]]:
         stream_slice = stream_slice or {}
         if response.status_code != 200:
@@ -160,7 +154,7 @@ class FunnelsStream(QueryStream, CheckpointMixin):
             records = list(funnel_days(stream_slice, body_of(response)))
         except Unmappable as error:
             message = f"{self.describe(stream_slice)}: Mixpanel's answer is not understood ({error}); this window was not read, its cursor stays."
-            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error) from None
+            raise transient_error(message) from None
         self._emitted += len(records)
         self._days += len(records)
         yield from records

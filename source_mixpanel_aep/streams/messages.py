@@ -10,12 +10,12 @@ from airbyte_cdk.models import (
     AirbyteMessage,
     AirbyteTraceMessage,
     EstimateType,
-    FailureType,
     TraceType,
     Type,
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..cdk.errors import system_error
 from ..clock import SYSTEM_CLOCK, Clock
 from .windows import Window
 
@@ -105,4 +105,4 @@ class Undelivered:
             f"its state was saved): {detail}. These events are unusable as exported (see each reason); report them to Mixpanel "
             "or to this connector's maintainers."
         )
-        return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+        return system_error(message)

@@ -5,7 +5,7 @@
     -> {"page": 0, "page_size": 1000, "session_id": "...", "total": 4200,
         "results": [{"$distinct_id": "4", "$properties": {"$last_seen": "2008-06-09T23:08:40", "$email": "..."}}]}
 
-One query per sync while it fits in one session, paged by session (streams/query.py), 1000
+One query per sync while it fits in one session, paged by session (streams/engage.py), 1000
 profiles a page: memory holds one page. A query whose session expires is read in parts by
 `$last_seen` ranges (streams/parts.py), a CDK slice each: one STATE after each complete part.
 Incremental: the server narrows the query with `where` `$last_seen > cursor`, so a second sync
@@ -41,8 +41,9 @@ from ..clock import SYSTEM_CLOCK
 from ..records.people import Unmappable, to_profile
 from ..records.xdm_profile_payloads import profile_record_json_schema
 from ..records.xdm_profiles import to_xdm_profile
+from .engage import EngageStream
 from .parts import Part, PartPlan
-from .query import QueryStream, saved_state
+from .query import saved_state
 
 CURSOR_FIELD = "last_seen"
 CURSOR_OVERLAP = dt.timedelta(hours=1)  # how late a profile may show up in the query after its $last_seen
@@ -58,7 +59,7 @@ def format_cursor(value: dt.datetime) -> str:
 
 
 
-class ProfilesStream(QueryStream, CheckpointMixin):
+class ProfilesStream(EngageStream, CheckpointMixin):
     name = "profiles"
 
     def __init__(self, config: Any, **kwargs: Any):
