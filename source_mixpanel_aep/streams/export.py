@@ -38,9 +38,9 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from ..records import mapping
 from ..config import MixpanelConfig
 from ..records.jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, line_batches, parse_lines
-from ..protocol.logs import http_logger
 from ..records.record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .arrival import ArrivalCheck, answered_at, arrival_base, arrival_first_day, arrival_windows, fallback_until
+from .log import http_logger
 from .http import (
     READ_SETTINGS,
     REQUESTS_PER_HOUR,
