@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Optional, Union
 import orjson
 
 from . import mapping
-from .xdm import XdmSettings, record_builder
+from .xdm import ConfiguredXdm, XdmSettings, record_builder, xdm_settings
 from .xdm_payloads import record_json_schema
 
 OUTPUT_FORMATS = ("flat", "xdm")
@@ -90,8 +90,8 @@ class XdmRecords:
 RecordFormat = Union[FlatRecords, XdmRecords]
 
 
-def record_format(output_format: str, xdm: Optional[XdmSettings], source_timezone: Optional[dt.tzinfo] = None) -> RecordFormat:
-    """The shape the config asks for; `source_timezone` is a legacy project's clock (None: times are UTC)."""
+def record_format(output_format: str, xdm: Optional[ConfiguredXdm], source_timezone: Optional[dt.tzinfo] = None) -> RecordFormat:
+    """The shape the config asks for (`xdm`: the config's XDM settings); `source_timezone` is a legacy project's clock (None: times are UTC)."""
     if output_format == "xdm" and xdm is not None:
-        return XdmRecords(xdm, source_timezone)
+        return XdmRecords(xdm_settings(xdm), source_timezone)
     return FlatRecords(source_timezone)

@@ -29,20 +29,14 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 import orjson
 
 from .mapping import PROMOTED
+from .vocabulary import DEFAULT_NAMESPACES, IDENTITY_KEYS, TAKEN_PROPERTIES, XDM_TYPES  # noqa: F401  # the tables config.py checks against, read here too
 
 XDM_LONG_MAX = 2**53 - 1  # Schema Registry's long: a JSON number every consumer reads exactly
-XDM_TYPES = ("string", "integer", "number", "boolean")
-IDENTITY_KEYS = ("distinct_id", "device_id", "user_id")
-DEFAULT_NAMESPACES: Mapping[str, Optional[str]] = {
-    "distinct_id": "MixpanelDistinctId",
-    "device_id": "MixpanelDeviceId",
-    "user_id": "MixpanelUserId",
-}
 PROPERTIES_FIELD = "properties"
 # AEP's identity guardrails (Identity Service): these values are blocked, a longer id is refused, and a
 # record holds at most MAX_IDENTITIES. Such a value never goes into identityMap (or the primary
@@ -86,13 +80,11 @@ AEP_FIELDS: Tuple[Field, ...] = tuple(
     )
 )
 RESERVED_NAMES = frozenset(field.name for field in AEP_FIELDS) | {PROPERTIES_FIELD}
-# Properties the flat mapping already turns into fields of their own: not available to xdm_fields.
-TAKEN_PROPERTIES = frozenset(PROMOTED) | {"time"}
 
 
 @dataclass(frozen=True)
 class XdmSettings:
-    """What the XDM shape depends on, from the config (validated in config.py)."""
+    """What the XDM shape depends on, made from the config's checked settings by `xdm_settings`."""
 
     tenant: str  # without the leading underscore
     namespaces: Mapping[str, Optional[str]]  # IDENTITY_KEYS -> namespace code; None leaves that identity out
@@ -135,6 +127,19 @@ def promoted_fields(xdm_fields: Mapping[str, str]) -> Tuple[Field, ...]:
         taken.add(name)
         fields.append(Field(name, xdm_fields[source], source, source, f"Mixpanel property {source!r}, as an XDM {xdm_fields[source]}."))
     return tuple(fields)
+
+
+class ConfiguredXdm(Protocol):
+    """The XDM settings as config.py keeps them (config.XdmConfig): plain data, checked there, so config imports no XDM code."""
+
+    tenant: str
+    namespaces: Mapping[str, Optional[str]]
+    fields: Mapping[str, str]  # xdm_fields: Mapping property -> XDM type
+
+
+def xdm_settings(configured: ConfiguredXdm) -> XdmSettings:
+    """The settings the records and payloads use: the config's, with the xdm_fields named (promoted_fields)."""
+    return XdmSettings(configured.tenant, configured.namespaces, promoted_fields(configured.fields))
 
 
 # --- values -----------------------------------------------------------------------------------------
