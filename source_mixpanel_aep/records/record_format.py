@@ -19,7 +19,6 @@ from . import mapping
 from .xdm import ConfiguredXdm, XdmSettings, record_builder, xdm_settings
 from .xdm_payloads import record_json_schema
 
-OUTPUT_FORMATS = ("flat", "xdm")
 # AEP's guardrail for an ExperienceEvent used by Real-Time Customer Profile; larger ones are still
 # emitted (the dataset takes them) and counted, so the user hears about it once per window.
 PROFILE_EVENT_LIMIT_BYTES = 10 * 1024
@@ -53,7 +52,6 @@ def flat_mapper(source_timezone: Optional[dt.tzinfo]) -> Callable[[Any], Dict[st
 class FlatRecords:
     """Today's record (mapping.to_record), untouched: `map` is that very function for a UTC project, no extra call per event."""
 
-    name = "flat"
     json_schema: Optional[Dict[str, Any]] = None
     oversized = 0
 
@@ -63,8 +61,6 @@ class FlatRecords:
 
 class XdmRecords:
     """The flat record, then its XDM ExperienceEvent; records over the Profile guardrail are counted."""
-
-    name = "xdm"
 
     def __init__(self, settings: XdmSettings, source_timezone: Optional[dt.tzinfo] = None):
         self.settings = settings
