@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 from hashlib import blake2b
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import orjson
+
+from .json_codec import dumps_sorted, stdlib_dumps
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _MISSING = object()
@@ -144,17 +145,9 @@ _SS = [f"{second:02d}." for second in range(60)]
 _MMM_Z = [f"{millis:03d}Z" for millis in range(1000)]
 
 
-def _stdlib_key(values: Any) -> bytes:
-    """The same JSON as orjson's, for an integer beyond 64 bits (the stdlib serialises it exactly)."""
-    return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
-
-
 def content_id(raw: Dict[str, Any]) -> str:
     """A stable id for an event without $insert_id: a hash of its canonical JSON."""
-    try:
-        canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # integers beyond 64 bits: the stdlib serialises anything JSON parsed
-        canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    canonical = dumps_sorted(raw)  # integers beyond 64 bits: the stdlib serialises anything JSON parsed
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
@@ -226,8 +219,8 @@ def _assemble(raw: Dict[str, Any], name: str, ms: int, timestamp: str, rest: Dic
     if insert_id:  # Mixpanel's dedupe key (event, distinct_id, time, $insert_id) as exported, one stable digest
         try:
             key = orjson.dumps([raw["event"], properties.get("distinct_id"), properties.get("time"), insert_id])
-        except TypeError:
-            key = _stdlib_key([raw["event"], properties.get("distinct_id"), properties.get("time"), insert_id])
+        except TypeError:  # an integer beyond 64 bits: the same JSON from the stdlib (orjson stays inline: once per event)
+            key = stdlib_dumps([raw["event"], properties.get("distinct_id"), properties.get("time"), insert_id])
         record["_id"] = blake2b(key, digest_size=16).hexdigest()
     else:
         record["_id"] = content_id(raw)

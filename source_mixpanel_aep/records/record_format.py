@@ -9,13 +9,13 @@ were over AEP's 10 KB Profile guardrail (`oversized`). Pure: no HTTP, no protoco
 from __future__ import annotations
 
 import datetime as dt
-import json
 from functools import partial
 from typing import Any, Callable, Dict, Optional, Union
 
 import orjson
 
 from . import mapping
+from .json_codec import dumps
 from .xdm import ConfiguredXdm, XdmSettings, record_builder, xdm_settings
 from .xdm_payloads import record_json_schema
 
@@ -35,10 +35,7 @@ class SerializedRecord(dict):
 
 def record_size(record: Dict[str, Any]) -> int:
     """Bytes of the record as one compact JSON line, the way it is ingested."""
-    try:
-        return len(orjson.dumps(record))
-    except TypeError:  # a lone surrogate in a string: the stdlib writes it, as the output does
-        return len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return len(dumps(record))  # a lone surrogate in a string: the stdlib writes it, as the output does
 
 
 def flat_mapper(source_timezone: Optional[dt.tzinfo]) -> Callable[[Any], Dict[str, Any]]:

@@ -25,7 +25,6 @@ XDM rules kept here (Adobe's Schema Registry and ingestion docs):
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 import orjson
 
+from .json_codec import stdlib_text
 from .mapping import PROMOTED
 from .vocabulary import DEFAULT_NAMESPACES, IDENTITY_KEYS, TAKEN_PROPERTIES, XDM_TYPES  # noqa: F401  # the tables config.py checks against, read here too
 
@@ -155,7 +155,7 @@ def json_text(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
     except TypeError:  # integers beyond 64 bits, or nesting deeper than orjson goes: the stdlib writes both
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return stdlib_text(value)
 
 
 def _in_long_range(value: int) -> bool:
