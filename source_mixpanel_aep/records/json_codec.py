@@ -6,7 +6,7 @@ all three. Its fallback here writes what orjson writes for everything else (no s
 lone surrogate passed through), but for a float's exponent (1e-07 where orjson has 1e-7: the same number).
 Pure: no HTTP, no protocol.
 
-On a per-event path (mapping.to_record's `_id`, xdm.json_text, XdmRecords.map) the caller keeps `orjson.dumps`
+On a per-event path (mapping.to_record's `_id`, values.json_text, XdmRecords.map) the caller keeps `orjson.dumps`
 inline and calls only the fallback (`stdlib_dumps`, `stdlib_text`) in its `except TypeError`: a helper call
 per event would cost more than the whole key.
 """

@@ -36,7 +36,7 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import MixpanelConfig
-from ..records.people import utc_datetime
+from ..records.values import utc_datetime
 from .http import (
     MAX_RETRIES,
     READ_SETTINGS,
