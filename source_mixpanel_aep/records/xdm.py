@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from .mapping import PROMOTED
 from .values import XDM_LONG_MAX, json_text, xdm_boolean, xdm_integer, xdm_number, xdm_string
-from .vocabulary import DEFAULT_NAMESPACES, IDENTITY_KEYS, TAKEN_PROPERTIES, XDM_TYPES  # noqa: F401  # the tables config.py checks against, read here too
+from .vocabulary import DEFAULT_NAMESPACES  # noqa: F401  # re-exported: xdm_payloads and the tests read it here; its home is the leaf config.py reads
 
 PROPERTIES_FIELD = "properties"
 # AEP's identity guardrails (Identity Service): these values are blocked, a longer id is refused, and a
