@@ -40,7 +40,6 @@ from ..config import MixpanelConfig
 from ..records.jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, line_batches, parse_lines
 from ..records.record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .arrival import ArrivalCheck, answered_at, arrival_base, arrival_first_day, arrival_windows, fallback_until
-from .log import http_logger
 from .http import (
     READ_SETTINGS,
     REQUESTS_PER_HOUR,
@@ -54,6 +53,7 @@ from .http import (
     retries_ran_out,
     retries_said,
 )
+from .log import http_logger
 from .messages import Progress, Undelivered, WindowLosses
 from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_windows, window_days
 from .plan_words import arrival_fallback_line, budget_line, describe_arrival_plan, describe_plan

@@ -38,8 +38,8 @@ from airbyte_cdk.models import SyncMode, Type
 from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
 
 from ..records.people import Unmappable, to_profile
-from ..records.xdm_profile_payloads import profile_record_json_schema
 from ..records.xdm import xdm_settings
+from ..records.xdm_profile_payloads import profile_record_json_schema
 from ..records.xdm_profiles import to_xdm_profile
 from .parts import Part, PartPlan
 from .query import QueryStream, saved_state
