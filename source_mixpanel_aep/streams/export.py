@@ -39,7 +39,6 @@ from ..cdk.errors import config_error, traced, transient_error
 from ..records import mapping
 from ..config import MixpanelConfig
 from ..records.jsonl import BodyError, LongNumberWatch, MalformedLine, gunzip, line_batches, parse_lines
-from ..protocol.logs import http_logger
 from ..records.record_format import PROFILE_EVENT_LIMIT_BYTES, record_format
 from .arrival import ArrivalCheck, answered_at, arrival_base, arrival_first_day, arrival_windows, fallback_until
 from ..cdk.http_errors import retries_ran_out, says_only_gave_up
@@ -48,6 +47,7 @@ from .client import export_client
 from .failure_words import error_text, is_future_day_refusal, last_failure
 from .pacing import REQUESTS_PER_HOUR, PacingBudget
 from .settings import READ_SETTINGS, HttpSettings
+from .log import http_logger
 from .messages import Progress, Undelivered, WindowLosses
 from .plan import PlanSettings, ReadState, WindowSizer, fresh_start, fresh_windows, split, sweep_windows, window_days
 from .plan_words import arrival_fallback_line, budget_line, describe_arrival_plan, describe_plan
