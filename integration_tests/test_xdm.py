@@ -34,6 +34,7 @@ from integration_tests.builders import (
 from integration_tests.fake_mixpanel import FakeMixpanel
 from integration_tests.test_bad_input import HOSTILE
 from source_mixpanel_aep.config import parse_config
+from source_mixpanel_aep.records.xdm import xdm_settings
 from source_mixpanel_aep.records.xdm_payloads import field_group
 from unit_tests.xdm_validator import XdmValidator
 
@@ -43,7 +44,7 @@ XDM = {"output_format": "xdm", "xdm_tenant_id": "_extconndev", "xdm_fields": {"$
 
 
 def validator_for(cfg):
-    return XdmValidator(field_group(parse_config(cfg).xdm))
+    return XdmValidator(field_group(xdm_settings(parse_config(cfg).xdm)))
 
 
 def xdm_records(output):

@@ -30,6 +30,7 @@ from integration_tests.builders import (
 from integration_tests.fake_mixpanel import FakeMixpanel
 from integration_tests.fake_mixpanel.people import generated_profile, last_seen_of
 from source_mixpanel_aep.config import parse_config
+from source_mixpanel_aep.records.xdm import xdm_settings
 from source_mixpanel_aep.records.xdm_profile_payloads import profile_field_group
 from unit_tests.xdm_validator import XdmValidator
 
@@ -45,7 +46,7 @@ def xdm_profiles(output):
 
 
 def valid(cfg, records):
-    validator = XdmValidator(profile_field_group(parse_config(cfg).xdm))
+    validator = XdmValidator(profile_field_group(xdm_settings(parse_config(cfg).xdm)))
     for record in records:
         validator.check(record)
     return records

@@ -27,7 +27,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from tzlocal.windows_tz import win_tz  # CLDR's Windows -> IANA table, kept up to date by tzlocal
 
 from .cdk.errors import config_error as traced_config_error, traced
-from .records.xdm import DEFAULT_NAMESPACES, IDENTITY_KEYS, TAKEN_PROPERTIES, XDM_TYPES, XdmSettings, promoted_fields
+from .records.vocabulary import DEFAULT_NAMESPACES, IDENTITY_KEYS, TAKEN_PROPERTIES, XDM_TYPES  # a leaf: tables only, no XDM code
 
 SPEC: Mapping[str, Any] = json.loads(resources.files(__package__).joinpath("spec.json").read_text(encoding="utf-8"))
 SECRET_FIELDS = ("secret", "api_secret", "access_token")
@@ -81,6 +81,18 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class XdmConfig:
+    """The XDM settings as the user gave them, checked (`_parse_xdm`): plain data, so this module imports no XDM code.
+
+    records/xdm.xdm_settings makes the XdmSettings the records and AEP payloads use (the xdm_fields named).
+    """
+
+    tenant: str  # without the leading underscore
+    namespaces: Mapping[str, Optional[str]]  # every Mixpanel id -> its namespace code; None leaves that identity out
+    fields: Mapping[str, str]  # xdm_fields: Mixpanel property -> XDM type
+
+
+@dataclass(frozen=True)
 class MixpanelConfig:
     credentials: Credentials
     project_id: Optional[int]
@@ -96,7 +108,7 @@ class MixpanelConfig:
     where: Optional[str]
     request_timeout_seconds: int
     output_format: str = "flat"  # "flat" or "xdm"
-    xdm: Optional[XdmSettings] = None  # set whenever output_format is "xdm"
+    xdm: Optional[XdmConfig] = None  # set whenever output_format is "xdm"; records.xdm.xdm_settings makes the XDM settings of it
     query_base_url: str = REGION_QUERY_HOSTS["US"]  # profiles, cohorts, cohort_members (see query_host)
     fresh_overlap_minutes: int = DEFAULT_OVERLAP_MINUTES  # the fresh part starts this long before the cursor (streams/plan.py)
     late_event_sweeps: int = DEFAULT_SWEEPS  # full re-reads of each past day inside the lookback
@@ -489,7 +501,7 @@ _NAMESPACE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 def _parse_xdm(raw: Mapping[str, Any]) -> Mapping[str, Any]:
-    """output_format and, for "xdm", the tenant, identity namespaces and promoted fields (xdm.XdmSettings).
+    """output_format and, for "xdm", the tenant, identity namespaces and promoted fields (XdmConfig).
 
     The XDM fields are checked whenever they are given, even with flat output: a mistake there
     would otherwise only show the day someone switches to xdm.
@@ -527,7 +539,7 @@ def _parse_xdm(raw: Mapping[str, Any]) -> Mapping[str, Any]:
             raise config_error(field, f"{xdm_type!r} is not a supported XDM type.", f"Use one of {', '.join(XDM_TYPES)}.")
     if output_format != "xdm":
         return {"output_format": output_format}
-    return {"output_format": output_format, "xdm": XdmSettings(tenant, namespaces, promoted_fields(xdm_fields))}
+    return {"output_format": output_format, "xdm": XdmConfig(tenant, namespaces, dict(xdm_fields))}
 
 
 def _object(raw: Mapping[str, Any], field: str, example: str) -> Mapping[str, Any]:

@@ -7,7 +7,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_mixpanel_aep.config import parse_config
-from source_mixpanel_aep.records.xdm import DEFAULT_NAMESPACES
+from source_mixpanel_aep.records.xdm import DEFAULT_NAMESPACES, xdm_settings
 
 NOW = dt.datetime(2024, 6, 15, 3, 0, tzinfo=dt.timezone.utc)
 BASE = {"credentials": {"auth_type": "project_secret", "api_secret": "not-a-real-secret"}}
@@ -25,9 +25,10 @@ def test_given_no_output_format_then_flat_and_no_xdm_settings():
 @pytest.mark.parametrize("tenant", ["extconndev", "_extconndev", " _extconndev "])
 def test_given_xdm_then_the_tenant_is_kept_without_its_underscore_and_namespaces_default(tenant):
     parsed = parse(output_format="xdm", xdm_tenant_id=tenant)
-    assert parsed.xdm.tenant == "extconndev" and parsed.xdm.tenant_key == "_extconndev"
-    assert dict(parsed.xdm.namespaces) == dict(DEFAULT_NAMESPACES)
-    assert parsed.xdm.fields == ()
+    settings = xdm_settings(parsed.xdm)
+    assert settings.tenant == "extconndev" and settings.tenant_key == "_extconndev"
+    assert dict(settings.namespaces) == dict(DEFAULT_NAMESPACES)
+    assert settings.fields == ()
 
 
 def test_given_some_namespaces_then_the_others_keep_their_default_and_null_leaves_one_out():
@@ -37,7 +38,8 @@ def test_given_some_namespaces_then_the_others_keep_their_default_and_null_leave
 
 def test_given_xdm_fields_then_they_are_promoted_with_derived_names():
     parsed = parse(output_format="xdm", xdm_tenant_id="acme", xdm_fields={"$browser": "string", "seats": "integer"})
-    assert [(f.source, f.name, f.xdm_type) for f in parsed.xdm.fields] == [("$browser", "browser", "string"), ("seats", "seats", "integer")]
+    assert dict(parsed.xdm.fields) == {"$browser": "string", "seats": "integer"}  # config keeps them as given
+    assert [(f.source, f.name, f.xdm_type) for f in xdm_settings(parsed.xdm).fields] == [("$browser", "browser", "string"), ("seats", "seats", "integer")]
 
 
 @pytest.mark.parametrize(

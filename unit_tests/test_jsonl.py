@@ -320,6 +320,27 @@ def test_has_long_number_agrees_with_the_definition_at_every_alignment(data, shi
     assert has_long_number(shifted) is _full_look(shifted)
 
 
+EDGE_CASES = {
+    "exactly 18 digits": (b"123456789012345678", False),
+    "exactly 19 digits": (b"1234567890123456789", True),
+    "19 digits at the start": (b'1234567890123456789,"a":1}', True),
+    "19 digits at the end": (b'{"a":1,"n":1234567890123456789', True),
+    "18 at the start, 18 at the end": (b"123456789012345678 x 123456789012345678", False),
+    "a minus sign splits 20 digits": (b"1234567890-1234567890", False),
+    "a dot splits 20 digits": (b"1234567890.1234567890", False),
+    "a negative with 19 digits after the minus": (b"-1234567890123456789", True),
+    "a float with 19 digits before the dot": (b"1234567890123456789.5", True),
+    "a float with 19 digits after the dot": (b"0.1234567890123456789", True),
+    "non-ASCII digits do not count": ("١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩".encode(), False),
+    "a lone digit": (b"7", False),
+}
+
+
+@pytest.mark.parametrize("data, expected", EDGE_CASES.values(), ids=EDGE_CASES.keys())
+def test_has_long_number_at_the_edges(data, expected):
+    assert has_long_number(data) is expected is _full_look(data)
+
+
 def test_has_long_number_agrees_with_the_definition_on_random_digit_soup():
     import random
 

@@ -158,3 +158,14 @@ def test_given_stdout_is_not_a_pipe_when_a_writer_is_made_then_it_writes_as_usua
     writer.flush()
     written = target.getvalue() if isinstance(target, io.BytesIO) else (target.close(), (tmp_path / "out").read_bytes())[1]
     assert written == (RECORD_LINE + "\n").encode()
+
+
+class _OtherDict(dict):
+    """Not a record that carries its JSON: a dict subclass without bytes in `json`."""
+
+    json = "not bytes"
+
+
+@pytest.mark.parametrize("data", [_OtherDict({"_id": "a"}), SerializedRecord({"_id": "a"})], ids=["json not bytes", "json never set"])
+def test_a_dict_without_its_json_bytes_is_serialised_as_any_record(data):
+    assert record_line("events", data, 1) == record_line("events", {"_id": "a"}, 1) == b'{"type":"RECORD","record":{"stream":"events","data":{"_id":"a"},"emitted_at":1}}'

@@ -5,11 +5,13 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
+from source_mixpanel_aep.config import XdmConfig
 from source_mixpanel_aep.records import mapping
 from source_mixpanel_aep.records.record_format import PROFILE_EVENT_LIMIT_BYTES, FlatRecords, XdmRecords, record_format, record_size
 from source_mixpanel_aep.records.xdm import DEFAULT_NAMESPACES, XdmSettings
 
 SETTINGS = XdmSettings("acme", dict(DEFAULT_NAMESPACES))
+CONFIGURED = XdmConfig("acme", dict(DEFAULT_NAMESPACES), {})  # what record_format is handed: the config's XDM settings
 
 
 def event(blob_length):
@@ -23,7 +25,7 @@ def test_flat_output_maps_with_the_flat_function_itself_and_declares_the_package
 
 @pytest.mark.parametrize("output_format, settings, timestamp_of", [
     ("flat", None, lambda record: record["timestamp"]),
-    ("xdm", SETTINGS, lambda record: record["timestamp"]),
+    ("xdm", CONFIGURED, lambda record: record["timestamp"]),
 ], ids=["flat", "xdm"])
 def test_given_a_legacy_project_clock_then_map_reads_the_raw_time_on_it(output_format, settings, timestamp_of):
     """1714521636123 read as New York wall-clock time (EDT, UTC-4) is 4 hours later in UTC."""
@@ -33,8 +35,9 @@ def test_given_a_legacy_project_clock_then_map_reads_the_raw_time_on_it(output_f
 
 
 def test_xdm_output_declares_the_xdm_schema():
-    chosen = record_format("xdm", SETTINGS)
+    chosen = record_format("xdm", CONFIGURED)
     assert isinstance(chosen, XdmRecords) and chosen.json_schema["required"] == ["_id", "timestamp", "eventType", "_acme"]
+    assert chosen.settings == SETTINGS
 
 
 @pytest.mark.parametrize("extra, counted", [(0, 0), (1, 1)], ids=["exactly 10 KB", "one byte more"])

@@ -328,3 +328,14 @@ def test_given_a_record_with_20_identities_then_a_21st_is_refused_and_the_caller
     assert "Y" not in identity_map and sum(map(len, identity_map.values())) == 20
     assert add_identity({}, "Y", "null", "ambiguous", False) is False
     assert add_identity({}, "Y", "ok-id", "ambiguous", False) is True
+
+
+def test_the_vocabulary_config_checks_against_is_the_records_own():
+    """config.py reads records/vocabulary.py (a leaf) instead of the XDM code: its tables must be what the records use."""
+    from source_mixpanel_aep.records import vocabulary
+    from source_mixpanel_aep.records.xdm import CONVERTERS
+
+    assert vocabulary.PROMOTED_PROPERTIES == tuple(PROMOTED)
+    assert vocabulary.TAKEN_PROPERTIES == frozenset(PROMOTED) | {"time"}
+    assert set(vocabulary.XDM_TYPES) == set(CONVERTERS)
+    assert set(vocabulary.IDENTITY_KEYS) == set(vocabulary.DEFAULT_NAMESPACES)

@@ -37,6 +37,7 @@ from .client import DEFAULT_BASE_URL, AepClient, AepError, AepSettings
 from .jsonl import write_batch
 from .setup import STREAMS, Setup
 from ..config import parse_config
+from ..records.xdm import xdm_settings
 from ..records.xdm_payloads import FIELD_GROUP_ID, SCHEMA_ID, all_payloads
 from ..records.xdm_profile_payloads import PROFILE_FIELD_GROUP_ID, PROFILE_SCHEMA_ID, profile_payloads
 
@@ -85,13 +86,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         if config is None:
             return 1
         if args.command == "setup":
-            ids = Setup(_client(args), config.xdm).run(args.streams)  # type: ignore[arg-type]  # always set for output_format "xdm"
+            ids = Setup(_client(args), xdm_settings(config.xdm)).run(args.streams)  # type: ignore[arg-type]  # always set for output_format "xdm"
             print(json.dumps(ids, indent=2))
             return 0
     except AepError as error:
         print(f"AEP: {error}", file=sys.stderr)
         return 1
-    payloads = {**all_payloads(config.xdm), **profile_payloads(config.xdm)}  # type: ignore[arg-type]  # always set for output_format "xdm"
+    settings = xdm_settings(config.xdm)  # type: ignore[arg-type]  # always set for output_format "xdm"
+    payloads = {**all_payloads(settings), **profile_payloads(settings)}
     print(json.dumps(payloads[args.part] if args.part else payloads, indent=2, ensure_ascii=False))
     if not args.part:
         print(f"Replace {FIELD_GROUP_ID} with the field group's $id and {SCHEMA_ID} with the schema's $id from the answers to their POSTs "

@@ -24,8 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO, Dict, List, Optional, TextIO, Tuple
 
-import orjson
-
+from ..records.json_codec import dumps
 from ..records.xdm import usable_identity
 
 
@@ -153,7 +152,4 @@ def _keep_state(states: Dict[str, Dict[str, Any]], state_out: Optional[Path], lo
 
 
 def _compact(data: object) -> bytes:
-    try:
-        return orjson.dumps(data)
-    except TypeError:  # an integer beyond 64 bits (flat output only) or a lone surrogate: the stdlib writes both
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return dumps(data)  # an integer beyond 64 bits (flat output only) or a lone surrogate: the stdlib writes both

@@ -55,20 +55,3 @@ def quiet_request_failures(handlers: Iterable[logging.Handler]) -> None:
     for handler in handlers:
         if not any(isinstance(existing, _GaveUpAsDebug) for existing in handler.filters):
             handler.addFilter(_GaveUpAsDebug())
-
-
-class _NoTracebacks(logging.Filter):
-    """Keep a record's words, drop its traceback: the CDK's HttpClient logs one at ERROR when retries run out,
-    while the connector's own error says what failed in words a user can act on."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.exc_info, record.exc_text = None, None
-        return True
-
-
-def http_logger(stream_logger: logging.Logger) -> logging.Logger:
-    """The logger a stream hands the CDK's HttpClient: its retry lines, without CDK tracebacks."""
-    logger = stream_logger.getChild("http")
-    if not any(isinstance(existing, _NoTracebacks) for existing in logger.filters):
-        logger.addFilter(_NoTracebacks())
-    return logger

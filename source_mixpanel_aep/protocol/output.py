@@ -28,8 +28,6 @@ import orjson
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
-from ..records.record_format import SerializedRecord
-
 RECORDS_PER_WRITE = 100
 RECORD_PREFIX = '{"type":"RECORD"'  # how the CDK's serialiser starts every RECORD line
 PIPE_BUFFER_BYTES = 1024 * 1024  # Linux's default ceiling for an unprivileged process (/proc/sys/fs/pipe-max-size)
@@ -41,14 +39,19 @@ _RECORD_STARTS: Dict[str, bytes] = {}  # stream name -> the RECORD line's bytes 
 def record_line(stream: str, data: Mapping[str, Any], emitted_at: int, namespace: Optional[str] = None) -> bytes:
     """The RECORD line the CDK would write for AirbyteRecordMessage(stream, data, emitted_at, namespace), in one orjson call.
 
-    A record that carries its JSON already (record_format.SerializedRecord: an XDM record, measured
-    for AEP's size guardrail) is spliced in as it is: the same bytes orjson writes for it inside the message.
+    A record that carries its JSON already is spliced in as it is: the same bytes orjson writes for it
+    inside the message. Such a record is a dict subclass with a `json` attribute holding its compact JSON
+    bytes (the records side hands one over: records/record_format.SerializedRecord, an XDM record measured
+    for AEP's size guardrail); this module knows only that shape, not the type. A plain dict, the flat
+    record, pays one type check, as before.
     """
-    if type(data) is SerializedRecord and namespace is None:
-        start = _RECORD_STARTS.get(stream)
-        if start is None:  # once per stream name
-            start = _RECORD_STARTS[stream] = b'{"type":"RECORD","record":{"stream":%b,"data":' % orjson.dumps(stream)
-        return b'%b%b,"emitted_at":%d}}' % (start, data.json, emitted_at)
+    if type(data) is not dict and namespace is None:
+        carried = getattr(data, "json", None)
+        if type(carried) is bytes:
+            start = _RECORD_STARTS.get(stream)
+            if start is None:  # once per stream name
+                start = _RECORD_STARTS[stream] = b'{"type":"RECORD","record":{"stream":%b,"data":' % orjson.dumps(stream)
+            return b'%b%b,"emitted_at":%d}}' % (start, carried, emitted_at)
     if None in data.values():  # the mapping leaves null columns out already; the CDK's serialiser drops them
         data = {key: value for key, value in data.items() if value is not None}
     body = {"stream": stream, "data": data, "emitted_at": emitted_at}

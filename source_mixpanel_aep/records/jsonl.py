@@ -37,14 +37,6 @@ TERMINATED_EARLY = b"terminated early"
 _DIGITS_ONLY = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
 _LONG_NUMBER = b"0" * 19
 _BOUNDARY_BYTES = len(_LONG_NUMBER) - 1  # a run across two chunks shows in this many bytes each side of the boundary
-# Looking at every 3rd byte first: 19 digits in a row always include 6 consecutive sampled bytes
-# (any 19 positions hold at least 6 multiples of 3), while a millisecond timestamp's 13 hold at most
-# 5, so a sample without 6 digits in a row rules a long number out at a third of the cost. Where it
-# has them (a 16- to 18-digit number), the bytes around are looked at in full; digit-dense data
-# falls back to the full look.
-_STRIDE = 3
-_SAMPLED_RUN = b"0" * 6
-_MAX_CANDIDATES = 64  # per call: past this, one full look is cheaper than more local ones
 
 
 class BodyError(Exception):
@@ -167,20 +159,12 @@ def _too_deep_reason() -> str:
 
 
 def has_long_number(data: bytes) -> bool:
-    """Whether `data` holds 19 or more ASCII digits in a row (an integer orjson would turn into a float)."""
-    sample = data[::_STRIDE].translate(_DIGITS_ONLY)
-    found = sample.find(_SAMPLED_RUN)
-    candidates = 0
-    while found >= 0:
-        candidates += 1
-        if candidates > _MAX_CANDIDATES:
-            return data.translate(_DIGITS_ONLY).find(_LONG_NUMBER) >= 0
-        # a run holding the sampled bytes found..found+5 has 19 of its digits inside these bounds
-        around = data[max(0, found * _STRIDE - 18):(found + len(_SAMPLED_RUN) - 1) * _STRIDE + 19]
-        if around.translate(_DIGITS_ONLY).find(_LONG_NUMBER) >= 0:
-            return True
-        found = sample.find(_SAMPLED_RUN, found + 1)
-    return False
+    """Whether `data` holds 19 or more ASCII digits in a row (an integer orjson would turn into a float).
+
+    One full look: every digit becomes b"0", every other byte a space, and 19 zeros in a row are searched
+    for, both in C. An earlier every-third-byte sample was no faster on the fake's own events (issue 22).
+    """
+    return data.translate(_DIGITS_ONLY).find(_LONG_NUMBER) >= 0
 
 
 class LongNumberWatch:

@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 from hashlib import blake2b
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import orjson
+
+from .json_codec import dumps_sorted, stdlib_dumps
+from .values import as_boolean, as_integer, as_text
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _MISSING = object()
@@ -48,51 +50,19 @@ class UnmappableEvent(ValueError):
     """The event cannot become a valid record (no name, no properties object, no usable time)."""
 
 
-def _as_string(value: Any) -> Tuple[Optional[str], bool]:
-    """(column value, exact): AEP types these columns as strings, so numbers become their text."""
-    if isinstance(value, str):
-        return value, True
-    if isinstance(value, bool):
-        return ("true" if value else "false"), False
-    if isinstance(value, (int, float)):
-        return repr(value) if isinstance(value, float) else str(value), False
-    return None, value is None
-
-
-def _as_integer(value: Any) -> Tuple[Optional[int], bool]:
-    if isinstance(value, bool):
-        return None, False
-    if isinstance(value, int):
-        return value, True
-    if isinstance(value, float) and value.is_integer():
-        return int(value), False
-    if isinstance(value, str):
-        try:
-            return int(value.strip()), False
-        except ValueError:
-            return None, False
-    return None, value is None
-
-
-def _as_boolean(value: Any) -> Tuple[Optional[bool], bool]:
-    if isinstance(value, bool):
-        return value, True
-    return None, value is None
-
-
 # raw property name -> (record column, converter)
 PROMOTED: Dict[str, Tuple[str, Callable[[Any], Tuple[Any, bool]]]] = {
-    "distinct_id": ("distinct_id", _as_string),
-    "$insert_id": ("insert_id", _as_string),
-    "$mp_api_endpoint": ("mp_api_endpoint", _as_string),
-    "$import": ("import", _as_boolean),
-    "$mp_api_timestamp_ms": ("mp_api_timestamp_ms", _as_integer),
-    "mp_processing_time_ms": ("mp_processing_time_ms", _as_integer),
-    "item_id": ("item_id", _as_string),
-    "item_name": ("item_name", _as_string),
-    "item_price": ("item_price", _as_string),
+    "distinct_id": ("distinct_id", as_text),
+    "$insert_id": ("insert_id", as_text),
+    "$mp_api_endpoint": ("mp_api_endpoint", as_text),
+    "$import": ("import", as_boolean),
+    "$mp_api_timestamp_ms": ("mp_api_timestamp_ms", as_integer),
+    "mp_processing_time_ms": ("mp_processing_time_ms", as_integer),
+    "item_id": ("item_id", as_text),
+    "item_name": ("item_name", as_text),
+    "item_price": ("item_price", as_text),
 }
-_EXACT_TYPES = {_as_string: str, _as_integer: int, _as_boolean: bool}
+_EXACT_TYPES = {as_text: str, as_integer: int, as_boolean: bool}
 # (raw name, column, the type taken as is, converter), in PROMOTED's order: the record's columns come
 # out in that order in every run (a set's order would follow the per-process string hash seed).
 _PROMOTED_FAST = tuple((raw_key, column, _EXACT_TYPES[convert], convert) for raw_key, (column, convert) in PROMOTED.items())
@@ -144,17 +114,9 @@ _SS = [f"{second:02d}." for second in range(60)]
 _MMM_Z = [f"{millis:03d}Z" for millis in range(1000)]
 
 
-def _stdlib_key(values: Any) -> bytes:
-    """The same JSON as orjson's, for an integer beyond 64 bits (the stdlib serialises it exactly)."""
-    return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
-
-
 def content_id(raw: Dict[str, Any]) -> str:
     """A stable id for an event without $insert_id: a hash of its canonical JSON."""
-    try:
-        canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # integers beyond 64 bits: the stdlib serialises anything JSON parsed
-        canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    canonical = dumps_sorted(raw)  # integers beyond 64 bits: the stdlib serialises anything JSON parsed
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
@@ -226,8 +188,8 @@ def _assemble(raw: Dict[str, Any], name: str, ms: int, timestamp: str, rest: Dic
     if insert_id:  # Mixpanel's dedupe key (event, distinct_id, time, $insert_id) as exported, one stable digest
         try:
             key = orjson.dumps([raw["event"], properties.get("distinct_id"), properties.get("time"), insert_id])
-        except TypeError:
-            key = _stdlib_key([raw["event"], properties.get("distinct_id"), properties.get("time"), insert_id])
+        except TypeError:  # an integer beyond 64 bits: the same JSON from the stdlib (orjson stays inline: once per event)
+            key = stdlib_dumps([raw["event"], properties.get("distinct_id"), properties.get("time"), insert_id])
         record["_id"] = blake2b(key, digest_size=16).hexdigest()
     else:
         record["_id"] = content_id(raw)

@@ -19,13 +19,11 @@ with an offset is converted to UTC.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
-# (column value, the original fits as is): a string as is, a number or boolean as its JSON text, else None;
+# as_text: (column value, the original fits as is): a string as is, a number or boolean as its JSON text, else None;
 # the events mapping's rule for AEP's string columns, so profiles and events convert alike.
-from .mapping import _as_string as as_text
+from .values import as_text, utc_datetime, whole_number
 
 # column -> reserved property, in output order (then `properties`)
 PROFILE_DATETIMES: Tuple[Tuple[str, str], ...] = (("last_seen", "$last_seen"), ("created", "$created"))
@@ -40,31 +38,10 @@ PROFILE_TEXTS: Tuple[Tuple[str, str], ...] = (
     ("country_code", "$country_code"),
     ("timezone", "$timezone"),
 )
-_DATETIME = re.compile(r"\s*(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)\s*(Z|[+-]\d{2}:?\d{2})?\s*$", re.IGNORECASE)
 
 
 class Unmappable(ValueError):
     """A result that cannot become a record (no id): reported and counted by the stream, never silently dropped."""
-
-
-def utc_datetime(value: Any) -> Optional[str]:
-    """`2008-06-09T23:08:40` (UTC implied), `2019-03-19 23:49:51`, or with an offset -> `2008-06-09T23:08:40Z`; else None."""
-    if not isinstance(value, str):
-        return None
-    match = _DATETIME.match(value)
-    if not match:
-        return None
-    day, clock, offset = match.groups()
-    try:
-        parsed = dt.datetime.fromisoformat(f"{day}T{clock}")
-    except ValueError:
-        return None
-    if offset and offset.upper() != "Z":
-        sign = 1 if offset[0] == "+" else -1
-        digits = offset[1:].replace(":", "")
-        parsed -= sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    text = parsed.isoformat(timespec="microseconds" if parsed.microsecond else "seconds")
-    return text + "Z"
 
 
 def distinct_id_of(value: Any) -> str:
@@ -135,16 +112,3 @@ def to_member(cohort_id: int, result: Mapping[str, Any]) -> Dict[str, Any]:
     if not isinstance(result, Mapping):
         raise Unmappable(f"a result that is not an object ({type(result).__name__})")
     return {"cohort_id": cohort_id, "distinct_id": distinct_id_of(result.get("$distinct_id"))}
-
-
-def whole_number(value: Any) -> Optional[int]:
-    """An int, or a string or integral float holding one (`"150"`, `150.0`); else None. Booleans are not numbers here."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
-    return None

@@ -9,17 +9,16 @@ were over AEP's 10 KB Profile guardrail (`oversized`). Pure: no HTTP, no protoco
 from __future__ import annotations
 
 import datetime as dt
-import json
 from functools import partial
 from typing import Any, Callable, Dict, Optional, Union
 
 import orjson
 
 from . import mapping
-from .xdm import XdmSettings, record_builder
+from .json_codec import dumps
+from .xdm import ConfiguredXdm, XdmSettings, record_builder, xdm_settings
 from .xdm_payloads import record_json_schema
 
-OUTPUT_FORMATS = ("flat", "xdm")
 # AEP's guardrail for an ExperienceEvent used by Real-Time Customer Profile; larger ones are still
 # emitted (the dataset takes them) and counted, so the user hears about it once per window.
 PROFILE_EVENT_LIMIT_BYTES = 10 * 1024
@@ -36,10 +35,7 @@ class SerializedRecord(dict):
 
 def record_size(record: Dict[str, Any]) -> int:
     """Bytes of the record as one compact JSON line, the way it is ingested."""
-    try:
-        return len(orjson.dumps(record))
-    except TypeError:  # a lone surrogate in a string: the stdlib writes it, as the output does
-        return len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return len(dumps(record))  # a lone surrogate in a string: the stdlib writes it, as the output does
 
 
 def flat_mapper(source_timezone: Optional[dt.tzinfo]) -> Callable[[Any], Dict[str, Any]]:
@@ -53,7 +49,6 @@ def flat_mapper(source_timezone: Optional[dt.tzinfo]) -> Callable[[Any], Dict[st
 class FlatRecords:
     """Today's record (mapping.to_record), untouched: `map` is that very function for a UTC project, no extra call per event."""
 
-    name = "flat"
     json_schema: Optional[Dict[str, Any]] = None
     oversized = 0
 
@@ -63,8 +58,6 @@ class FlatRecords:
 
 class XdmRecords:
     """The flat record, then its XDM ExperienceEvent; records over the Profile guardrail are counted."""
-
-    name = "xdm"
 
     def __init__(self, settings: XdmSettings, source_timezone: Optional[dt.tzinfo] = None):
         self.settings = settings
@@ -90,8 +83,8 @@ class XdmRecords:
 RecordFormat = Union[FlatRecords, XdmRecords]
 
 
-def record_format(output_format: str, xdm: Optional[XdmSettings], source_timezone: Optional[dt.tzinfo] = None) -> RecordFormat:
-    """The shape the config asks for; `source_timezone` is a legacy project's clock (None: times are UTC)."""
+def record_format(output_format: str, xdm: Optional[ConfiguredXdm], source_timezone: Optional[dt.tzinfo] = None) -> RecordFormat:
+    """The shape the config asks for (`xdm`: the config's XDM settings); `source_timezone` is a legacy project's clock (None: times are UTC)."""
     if output_format == "xdm" and xdm is not None:
-        return XdmRecords(xdm, source_timezone)
+        return XdmRecords(xdm_settings(xdm), source_timezone)
     return FlatRecords(source_timezone)

@@ -13,7 +13,7 @@ A funnel (`GET .../api/2.0/funnels/list` -> `[{"funnel_id": 7, "name": "Signup"}
      "analysis": {"completion": 31, "starting_amount": 120, "steps": 2, "worst": 1}}}}
 
 Mixpanel's annotation dates have no offset and are read as UTC, as profile datetimes are
-(people.utc_datetime). Funnel steps are kept as Mixpanel returns them (counts and ratios untouched).
+(values.utc_datetime). Funnel steps are kept as Mixpanel returns them (counts and ratios untouched).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import datetime as dt
 import math
 from typing import Any, Dict, Iterator, List, Mapping, Sequence, Tuple
 
-from .mapping import _as_string as as_text
-from .people import Unmappable, utc_datetime, whole_number
+from .people import Unmappable
+from .values import as_text, utc_datetime, whole_number
 
 
 def annotation_entries(body: Any) -> List[Any]:

@@ -25,24 +25,14 @@ XDM rules kept here (Adobe's Schema Registry and ingestion docs):
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
-
-import orjson
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from .mapping import PROMOTED
+from .values import XDM_LONG_MAX, json_text, xdm_boolean, xdm_integer, xdm_number, xdm_string
+from .vocabulary import DEFAULT_NAMESPACES  # noqa: F401  # re-exported: xdm_payloads and the tests read it here; its home is the leaf config.py reads
 
-XDM_LONG_MAX = 2**53 - 1  # Schema Registry's long: a JSON number every consumer reads exactly
-XDM_TYPES = ("string", "integer", "number", "boolean")
-IDENTITY_KEYS = ("distinct_id", "device_id", "user_id")
-DEFAULT_NAMESPACES: Mapping[str, Optional[str]] = {
-    "distinct_id": "MixpanelDistinctId",
-    "device_id": "MixpanelDeviceId",
-    "user_id": "MixpanelUserId",
-}
 PROPERTIES_FIELD = "properties"
 # AEP's identity guardrails (Identity Service): these values are blocked, a longer id is refused, and a
 # record holds at most MAX_IDENTITIES. Such a value never goes into identityMap (or the primary
@@ -86,13 +76,11 @@ AEP_FIELDS: Tuple[Field, ...] = tuple(
     )
 )
 RESERVED_NAMES = frozenset(field.name for field in AEP_FIELDS) | {PROPERTIES_FIELD}
-# Properties the flat mapping already turns into fields of their own: not available to xdm_fields.
-TAKEN_PROPERTIES = frozenset(PROMOTED) | {"time"}
 
 
 @dataclass(frozen=True)
 class XdmSettings:
-    """What the XDM shape depends on, from the config (validated in config.py)."""
+    """What the XDM shape depends on, made from the config's checked settings by `xdm_settings`."""
 
     tenant: str  # without the leading underscore
     namespaces: Mapping[str, Optional[str]]  # IDENTITY_KEYS -> namespace code; None leaves that identity out
@@ -137,73 +125,22 @@ def promoted_fields(xdm_fields: Mapping[str, str]) -> Tuple[Field, ...]:
     return tuple(fields)
 
 
-# --- values -----------------------------------------------------------------------------------------
-def json_text(value: Any) -> str:
-    """A property value as a map value: strings as they are, anything else as compact JSON text."""
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return str(value)  # exact at any size
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # integers beyond 64 bits, or nesting deeper than orjson goes: the stdlib writes both
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+class ConfiguredXdm(Protocol):
+    """The XDM settings as config.py keeps them (config.XdmConfig): plain data, checked there, so config imports no XDM code."""
+
+    tenant: str
+    namespaces: Mapping[str, Optional[str]]
+    fields: Mapping[str, str]  # xdm_fields: Mapping property -> XDM type
 
 
-def _in_long_range(value: int) -> bool:
-    return -XDM_LONG_MAX <= value <= XDM_LONG_MAX
+def xdm_settings(configured: ConfiguredXdm) -> XdmSettings:
+    """The settings the records and payloads use: the config's, with the xdm_fields named (promoted_fields)."""
+    return XdmSettings(configured.tenant, configured.namespaces, promoted_fields(configured.fields))
 
 
-def _to_string(value: Any) -> Tuple[Any, bool]:
-    """(converted or None, exact): exact means the original needs no copy in `properties`."""
-    if type(value) is str:
-        return value, True
-    if isinstance(value, (bool, int, float)):
-        return json_text(value), False
-    return None, False
-
-
-def _to_integer(value: Any) -> Tuple[Any, bool]:
-    if isinstance(value, bool):
-        return None, False
-    if isinstance(value, int):
-        return (value, True) if _in_long_range(value) else (None, False)
-    if isinstance(value, float) and value.is_integer() and _in_long_range(int(value)):
-        return int(value), False
-    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value) and _in_long_range(int(value)):
-        return int(value), False
-    return None, False
-
-
-def _to_number(value: Any) -> Tuple[Any, bool]:
-    if isinstance(value, bool):
-        return None, False
-    if isinstance(value, float):
-        return value, True  # the parser never yields NaN or infinities (they arrive as null)
-    if isinstance(value, int):
-        return (value, True) if _in_long_range(value) else (None, False)
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None, False
-        return (number, False) if math.isfinite(number) else (None, False)
-    return None, False
-
-
-def _to_boolean(value: Any) -> Tuple[Any, bool]:
-    if isinstance(value, bool):
-        return value, True
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true", False
-    return None, False
-
-
+# --- values (the converters themselves are values.py's) -----------------------------------------------
 CONVERTERS: Mapping[str, Callable[[Any], Tuple[Any, bool]]] = {
-    "string": _to_string, "integer": _to_integer, "number": _to_number, "boolean": _to_boolean,
+    "string": xdm_string, "integer": xdm_integer, "number": xdm_number, "boolean": xdm_boolean,
 }
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List
 
-from .xdm import DEFAULT_NAMESPACES, PROPERTIES_FIELD, XDM_LONG_MAX, Field, XdmSettings
+from .values import XDM_LONG_MAX
+from .xdm import DEFAULT_NAMESPACES, PROPERTIES_FIELD, Field, XdmSettings
 
 EXPERIENCE_EVENT = "https://ns.adobe.com/xdm/context/experienceevent"
 IDENTITY_MAP_FIELD_GROUP = "https://ns.adobe.com/xdm/context/identitymap"

@@ -90,7 +90,6 @@ STANDARD_FIELDS: Tuple[StandardField, ...] = (
     StandardField("country_code", "$country_code", ("homeAddress", "countryCode"), "Country code", _country_code,
                   (("pattern", COUNTRY_CODE_PATTERN),)),
 )
-STANDARD_TOP_LEVEL = tuple(dict.fromkeys(field.path[0] for field in STANDARD_FIELDS))  # person, personalEmail, mobilePhone, homeAddress
 
 PROFILE_FIELDS: Tuple[Field, ...] = (
     Field("distinct_id", "string", "$distinct_id", "Distinct ID", "Mixpanel's id of the person ($distinct_id, as text); also the primary identity."),

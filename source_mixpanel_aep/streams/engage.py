@@ -28,7 +28,7 @@ from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
 from ..config import MixpanelConfig
-from ..records.people import utc_datetime
+from ..records.values import utc_datetime
 from ..cdk.errors import transient_error
 from .failure_words import error_text
 from .parts import SESSION_RESTARTS, Part, PartPlan, Unfinishable

@@ -43,13 +43,13 @@ from ..cdk.http_errors import retries_ran_out
 from ..cdk.stream_read import read_slices
 from ..clock import SYSTEM_CLOCK, Clock
 from ..config import MixpanelConfig
-from ..protocol.logs import http_logger
 from ..records.record_format import record_format
 from .backoff import backoff_strategy
 from .client import export_client
 from .export_errors import NotYetAtMixpanel, check_failed, date_range_refused, requests_failed
 from .export_read import WINDOW_ATTEMPTS, ExportRead  # noqa: F401  (WINDOW_ATTEMPTS: named here by the tests of faults)
 from .failure_words import error_text, is_future_day_refusal
+from .log import http_logger
 from .pacing import PacingBudget
 from .plan import PlanSettings, ReadState
 from .settings import READ_SETTINGS, HttpSettings

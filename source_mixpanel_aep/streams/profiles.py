@@ -39,6 +39,7 @@ from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
 
 from ..clock import SYSTEM_CLOCK
 from ..records.people import Unmappable, to_profile
+from ..records.xdm import xdm_settings
 from ..records.xdm_profile_payloads import profile_record_json_schema
 from ..records.xdm_profiles import to_xdm_profile
 from .engage import EngageStream
@@ -68,7 +69,7 @@ class ProfilesStream(EngageStream, CheckpointMixin):
         self._cursor: Optional[dt.datetime] = None
         self._newest: Optional[dt.datetime] = None
         self._unmappable = 0
-        self._xdm = config.xdm if config.output_format == "xdm" else None  # None: the flat record
+        self._xdm = xdm_settings(config.xdm) if config.output_format == "xdm" and config.xdm else None  # None: the flat record
         super().__init__(config, **kwargs)
 
     @property
