@@ -25,7 +25,7 @@ from integration_tests.builders import (
     write_files,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
-from source_mixpanel_aep.streams.http import CHECK_BUDGET_SECONDS  # the product's budget, not a copy that could drift from it
+from source_mixpanel_aep.streams.settings import CHECK_BUDGET_SECONDS  # the product's budget, not a copy that could drift from it
 
 
 def check_as_a_command(tmp_path, cfg):
