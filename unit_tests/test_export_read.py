@@ -6,6 +6,7 @@ through the stream (or the source), never patched.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import logging
@@ -58,10 +59,12 @@ def test_stream_slices_called_twice_gives_the_same_windows_and_leaves_the_stream
     clock = FakeClock(now=NOW)
     for sync_mode, state in ((SyncMode.full_refresh, None), (SyncMode.incremental, None), (SyncMode.incremental, SAVED), (SyncMode.full_refresh, SAVED)):
         made = stream(clock, state)
-        before = made.state
+        before, held, attributes = made.state, made._read_state, dict(vars(made))
+        saved = copy.deepcopy(held)
         first, second = list(made.stream_slices(sync_mode)), list(made.stream_slices(sync_mode))
         assert first == second, (sync_mode, state)
-        assert made.state == before, (sync_mode, state)
+        assert made.state == before and made._read_state is held and held == saved, (sync_mode, state)  # the saved state, untouched
+        assert vars(made) == attributes, (sync_mode, state)  # nothing of the stream was set or replaced
     fresh = list(stream(clock).stream_slices(SyncMode.full_refresh))
     assert fresh[0] == {"from_date": "2024-01-01", "to_date": "2024-01-06"}  # no rate known: the first window probes 6 days
     assert fresh[1] == {"from_date": "2024-01-07", "to_date": "2024-01-31"}
