@@ -262,7 +262,7 @@ class FakeSleeps:
 
     - `http`: the CDK HttpClient's backoff (`time.sleep`): Retry-After or our exponential delay,
       plus the 1 s the CDK adds; the zero-second sleeps of the `backoff` library are left out;
-    - `window`: ExportStream's pause before re-reading a window whose body broke off;
+    - `window`: ExportStream's pause before re-reading a window whose body broke off (its clock's `sleep`);
     - `pacing`: PacingBudget's waits (the export's and the Query API's QueryBudget), on `clock`,
       which the other two advance as well.
     """
@@ -291,19 +291,31 @@ class FakeSleeps:
         from source_mixpanel_aep.streams.query import QueryBudget
 
         monkeypatch.setattr(time, "sleep", self._sleeper(self.http))
-        window_sleep, pacing_sleep = self._sleeper(self.window), self._sleeper(self.pacing)
+        window_clock, pacing_sleep = _WindowClock(self), self._sleeper(self.pacing)
 
-        class RecordedWaitsExport(ExportStream):  # the events stream, its window waits recorded, not slept
+        class RecordedWaitsExport(ExportStream):  # the events stream, its window waits recorded, not slept (its clock's sleep)
             __module__ = ExportStream.__module__  # where the CDK looks for schemas/events.json
 
             def __init__(self, config: Any, **kwargs: Any):
-                super().__init__(config, **{"sleep": window_sleep, **kwargs})
+                super().__init__(config, **{**kwargs, "clock": window_clock})
 
+        # The source passes its clock to every stream and budget (clock.py); run.launch builds the source, so the
+        # clock goes in where the streams and budgets are made, the budgets' sleeps kept apart as `pacing`.
         monkeypatch.setattr(source_module, "ExportStream", RecordedWaitsExport)  # check's
         monkeypatch.setattr(source_module, "STREAM_CLASSES", tuple(RecordedWaitsExport if cls is ExportStream else cls for cls in source_module.STREAM_CLASSES))
-        monkeypatch.setattr(export_module, "PacingBudget", lambda **kwargs: PacingBudget(**{"clock": self.clock, "sleep": pacing_sleep, **kwargs}))
-        monkeypatch.setattr(source_module, "QueryBudget", lambda **kwargs: QueryBudget(**{"clock": self.clock, "sleep": pacing_sleep, **kwargs}))
+        monkeypatch.setattr(export_module, "PacingBudget", lambda **kwargs: PacingBudget(**{**kwargs, "clock": self.clock, "sleep": pacing_sleep}))
+        monkeypatch.setattr(source_module, "QueryBudget", lambda **kwargs: QueryBudget(**{**kwargs, "clock": self.clock, "sleep": pacing_sleep}))
         return self
+
+
+class _WindowClock:
+    """The export stream's clock: the system's, but its sleeps (the pauses before a re-read) are recorded in `window`, not slept."""
+
+    def __init__(self, sleeps: FakeSleeps) -> None:
+        from source_mixpanel_aep.clock import SYSTEM_CLOCK
+
+        self.now, self.monotonic, self.time, self.time_ns = SYSTEM_CLOCK.now, SYSTEM_CLOCK.monotonic, SYSTEM_CLOCK.time, SYSTEM_CLOCK.time_ns
+        self.sleep = sleeps._sleeper(sleeps.window)
 
 
 def ordered_ids(output: EntrypointOutput) -> List[str]:

@@ -26,8 +26,6 @@ from integration_tests.builders import (
     warnings,
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
-from source_mixpanel_aep import source as source_module
-from source_mixpanel_aep.streams.query import QueryBudget
 
 FUNNELS = [{"funnel_id": 7, "name": "Signup", "steps": ["App Open", "Sign up"]},
            {"funnel_id": 8, "name": "Checkout", "steps": ["View", "Cart", "Pay"]}]
@@ -36,10 +34,7 @@ START, END = dt.date(2024, 1, 1), dt.date(2024, 2, 14)  # 45 days: windows of 30
 
 @pytest.fixture
 def sleeps(monkeypatch):
-    recorded = FakeSleeps().install(monkeypatch)
-    pacing = recorded._sleeper(recorded.pacing)
-    monkeypatch.setattr(source_module, "QueryBudget", lambda **kwargs: QueryBudget(**{"clock": recorded.clock, "sleep": pacing, **kwargs}))
-    return recorded
+    return FakeSleeps().install(monkeypatch)  # the Query API budget's waits go to `pacing`
 
 
 def funnels_fake(funnels=FUNNELS) -> FakeMixpanel:

@@ -22,6 +22,7 @@ from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from .clock import SYSTEM_CLOCK, Clock
 from .protocol.catalog_file import read_catalog_file
 from .config import SPEC, parse_config, read_config_file
 from .config_warnings import config_warnings
@@ -34,6 +35,10 @@ from .protocol.sync import read_streams
 
 class SourceMixpanelAep(AbstractSource):
     check_config_against_spec = True  # through protocol/entry.SourceEntrypoint.validate_connection: parse_config
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK):
+        super().__init__()
+        self.clock = clock  # every stream and pacing budget reads the time from it (clock.py): a test passes a fake one
 
     @staticmethod
     def read_config(config_path: str) -> MutableMapping[str, Any]:
@@ -68,7 +73,7 @@ class SourceMixpanelAep(AbstractSource):
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[str]]:
         """One export request for a single event, within CHECK_BUDGET_SECONDS; what went wrong is the FAILED status's message."""
         try:
-            ExportStream(parse_config(config), settings=CHECK_SETTINGS).probe()
+            ExportStream(parse_config(config, now=self.clock.now), settings=CHECK_SETTINGS, clock=self.clock).probe()
         except AirbyteTracedException as error:
             return False, error.message
         return True, None
@@ -82,10 +87,11 @@ class SourceMixpanelAep(AbstractSource):
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         """Called once by discover and once by read: each warns about unknown config keys there."""
         _warn_unknown_keys(logging.getLogger("airbyte"), config)
-        parsed = parse_config(config)
-        budget = QueryBudget()  # one project, one Query API budget for all the query streams
+        clock = self.clock
+        parsed = parse_config(config, now=clock.now)
+        budget = QueryBudget(clock=clock.monotonic, sleep=clock.sleep)  # one project, one Query API budget for all the query streams
         return [
-            stream_class(parsed, budget=budget) if issubclass(stream_class, QueryStream) else stream_class(parsed)
+            stream_class(parsed, budget=budget, clock=clock) if issubclass(stream_class, QueryStream) else stream_class(parsed, clock=clock)
             for stream_class in STREAM_CLASSES  # streams/__init__.py: the catalog's streams, in discover's order
         ]
 

@@ -68,6 +68,8 @@ def test_every_entry_names_code_that_exists_once():
         "source_mixpanel_aep.cdk.http_errors:retries_ran_out",
         "source_mixpanel_aep.cdk.http_errors:last_attempt",
         "source_mixpanel_aep.cdk.http_errors:error_table_words",
+        "source_mixpanel_aep.cdk.stream_read:read_slices",
+        "source_mixpanel_aep.cdk.stream_read:checkpoint",
     ],
 )
 def test_every_copy_of_cdk_control_flow_or_tie_to_its_internals_is_registered(copy):

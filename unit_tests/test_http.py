@@ -185,26 +185,13 @@ def test_backoff_base_and_cap_are_configurable():
     assert [strategy.delay(attempt) for attempt in range(0, 7)] == [1, 1, 2, 4, 8, 10, 10]
 
 
-class FakeClock:
-    def __init__(self, start=1000.0):
-        self.now = start
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def send(budget, clock, gaps):
     """Acquires one call per gap (the gap is the work/think time after the call); returns send times."""
     sent = []
     for gap in gaps:
         budget.acquire_call(None)
-        sent.append(clock.now)
-        clock.now += gap
+        sent.append(clock.monotonic())
+        clock.advance(gap)
     return sent
 
 
@@ -218,9 +205,9 @@ def assert_within_limits(sent):
     [[0.0] * 200, [0.25] * 200, list(itertools.islice(itertools.cycle([0.0, 0.5, 30.0, 0.25, 120.0]), 200))],
     ids=["back-to-back", "quarter-second-work", "mixed-bursts-and-pauses"],
 )
-def test_pacing_keeps_200_calls_within_60_per_hour_and_3_per_second_and_waits_no_longer_than_needed(gaps):
-    clock, waits = FakeClock(), []
-    budget = PacingBudget(clock=clock, sleep=clock.sleep, on_wait=waits.append)
+def test_pacing_keeps_200_calls_within_60_per_hour_and_3_per_second_and_waits_no_longer_than_needed(gaps, clock):
+    waits = []
+    budget = PacingBudget(clock=clock.monotonic, sleep=clock.sleep, on_wait=waits.append)
     sent = send(budget, clock, gaps)
     assert_within_limits(sent)
     arrival = sent[0]
@@ -232,22 +219,21 @@ def test_pacing_keeps_200_calls_within_60_per_hour_and_3_per_second_and_waits_no
     assert sent[-1] - sent[0] >= 3 * 3600
 
 
-def test_pacing_never_sleeps_when_calls_are_61_seconds_apart():
-    clock, waits = FakeClock(), []
-    budget = PacingBudget(clock=clock, sleep=clock.sleep, on_wait=waits.append)
+def test_pacing_never_sleeps_when_calls_are_61_seconds_apart(clock):
+    waits = []
+    budget = PacingBudget(clock=clock.monotonic, sleep=clock.sleep, on_wait=waits.append)
     assert_within_limits(send(budget, clock, [61.0] * 200))
     assert clock.sleeps == [] and waits == [] and budget.total_wait_seconds == 0
 
 
-def test_pacing_lets_a_burst_of_3_through_and_holds_the_4th_for_one_second():
-    clock = FakeClock()
-    budget = PacingBudget(clock=clock, sleep=clock.sleep)
+def test_pacing_lets_a_burst_of_3_through_and_holds_the_4th_for_one_second(clock):
+    budget = PacingBudget(clock=clock.monotonic, sleep=clock.sleep)
     assert send(budget, clock, [0.0] * 4) == [1000.0, 1000.0, 1000.0, 1001.0]
     assert clock.sleeps == [1.0]
 
 
-def test_pacing_budget_has_no_policy_and_ignores_responses():
-    budget = PacingBudget(clock=FakeClock(), sleep=lambda seconds: None)
+def test_pacing_budget_has_no_policy_and_ignores_responses(clock):
+    budget = PacingBudget(clock=clock.monotonic, sleep=clock.sleep)
     assert budget.get_matching_policy(None) is None
     assert budget.update_from_response(None, response(200)) is None
 

@@ -17,50 +17,29 @@ import requests_mock
 from airbyte_cdk.models import SyncMode, Type
 
 from source_mixpanel_aep.config import parse_config
-from source_mixpanel_aep.streams import export as export_module
 from source_mixpanel_aep.streams.export import ExportStream
-from source_mixpanel_aep.streams.pacing import REQUESTS_PER_HOUR, REQUESTS_PER_SECOND, PacingBudget
+from source_mixpanel_aep.streams.pacing import REQUESTS_PER_HOUR, REQUESTS_PER_SECOND
+from unit_tests.conftest import FakeClock
 
 NOW = dt.datetime(2025, 1, 1, 12, tzinfo=dt.timezone.utc)
 LIMITS = ((REQUESTS_PER_HOUR, 3600.0), (REQUESTS_PER_SECOND, 1.0))
 
 
-class FakeClock:
-    """Time moves only when a response takes time or somebody sleeps; every sleep is recorded."""
-
-    def __init__(self) -> None:
-        self.now = 10_000.0
-        self.pacing_waits: list[float] = []
-        self.other_sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def pacing_sleep(self, seconds: float) -> None:
-        self.pacing_waits.append(seconds)
-        self.now += seconds
-
-    def other_sleep(self, seconds: float) -> None:
-        self.other_sleeps.append(seconds)
-        self.now += seconds
-
-
-def backfill(monkeypatch, *, response_seconds: float, **config_overrides):
+def backfill(*, response_seconds: float, **config_overrides):
     """Run a 365-day backfill; returns [(ready, sent)] per request: when the stream wanted to send, and when it did."""
-    clock = FakeClock()
-    monkeypatch.setattr(export_module, "PacingBudget", lambda **kwargs: PacingBudget(clock=clock, sleep=clock.pacing_sleep, **kwargs))
+    clock = FakeClock(now=NOW)  # one clock for the stream and its PacingBudget: it moves only by responses and sleeps
     raw = {"credentials": {"auth_type": "project_secret", "api_secret": "pacing-secret"}, "start_date": str(NOW.date() - dt.timedelta(days=365))}
-    config = parse_config({**raw, **config_overrides}, now=lambda: NOW)
-    stream = ExportStream(config, now=lambda: NOW, sleep=clock.other_sleep)
+    config = parse_config({**raw, **config_overrides}, now=clock.now)
+    stream = ExportStream(config, clock=clock)
     requests_seen: list[tuple[float, float]] = []
     waited = [0.0]
 
     def answer(request, context):
-        sent = clock.now
-        ready = sent - (sum(clock.pacing_waits) - waited[0])  # minus the wait just before this request
-        waited[0] = sum(clock.pacing_waits)
+        sent = clock.monotonic()
+        ready = sent - (sum(clock.sleeps) - waited[0])  # minus the wait just before this request
+        waited[0] = sum(clock.sleeps)
         requests_seen.append((ready, sent))
-        clock.now += response_seconds
+        clock.advance(response_seconds)
         day = request.qs["from_date"][0]
         return f'{{"event":"e","properties":{{"time":1700000000000,"$insert_id":"{day}"}}}}\n'.encode()
 
@@ -72,7 +51,7 @@ def backfill(monkeypatch, *, response_seconds: float, **config_overrides):
             for record in stream.read_records(SyncMode.full_refresh, stream_slice=stream_slice)
             if record.type == Type.RECORD
         ]
-    return requests_seen, records, clock
+    return requests_seen, records, clock, stream.pacing
 
 
 def assert_paced(requests_seen):
@@ -86,21 +65,21 @@ def assert_paced(requests_seen):
             assert sent[i] - sent[i - count] >= period - 1e-6, (i, count, period)
 
 
-def test_given_default_settings_when_a_year_is_backfilled_then_13_requests_never_more_than_3_a_second_and_no_needless_wait(monkeypatch):
-    requests_seen, records, clock = backfill(monkeypatch, response_seconds=0.05)
+def test_given_default_settings_when_a_year_is_backfilled_then_13_requests_never_more_than_3_a_second_and_no_needless_wait():
+    requests_seen, records, clock, pacing = backfill(response_seconds=0.05)
     assert len(requests_seen) == 13 and len(records) == 13  # 30-day windows
     assert_paced(requests_seen)
-    assert len(clock.pacing_waits) == 4  # the 4th, 7th, 10th and 13th request each waited out a full second
-    assert clock.other_sleeps == []
+    assert len(clock.sleeps) == 4  # the 4th, 7th, 10th and 13th request each waited out a full second
+    assert sum(clock.sleeps) == pytest.approx(pacing.total_wait_seconds)  # every sleep was the budget's: no window re-read paused
 
 
 @pytest.mark.parametrize("response_seconds", [0.05, 45.0], ids=["fast-answers", "slow-answers"])
-def test_given_one_day_windows_when_a_year_is_backfilled_then_never_over_60_an_hour_or_3_a_second_and_no_needless_wait(monkeypatch, response_seconds):
-    requests_seen, records, clock = backfill(monkeypatch, response_seconds=response_seconds, date_window_days=1)
+def test_given_one_day_windows_when_a_year_is_backfilled_then_never_over_60_an_hour_or_3_a_second_and_no_needless_wait(response_seconds):
+    requests_seen, records, clock, pacing = backfill(response_seconds=response_seconds, date_window_days=1)
     assert len(requests_seen) == 366 and len(records) == 366
     assert_paced(requests_seen)
     hours = (requests_seen[-1][1] - requests_seen[0][1]) / 3600
     assert 6.0 <= hours < 6.1  # 366 requests at 60 per hour: six full hours, and not more
     if response_seconds > 3600 / REQUESTS_PER_HOUR:  # answers slower than the hourly pace: no wait is ever needed
-        assert clock.pacing_waits == []
+        assert clock.sleeps == []
 

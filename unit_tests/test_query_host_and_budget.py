@@ -60,36 +60,24 @@ def test_a_query_base_url_that_is_not_a_string_is_a_config_error_naming_it():
     assert "query_base_url" in raised.value.message
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.waits: list = []
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-
 def request(body: str = "") -> SimpleNamespace:
     return SimpleNamespace(body=body)
 
 
-def test_pages_of_a_session_are_never_paced_and_new_queries_only_after_60_in_an_hour():
-    clock = Clock()
-    budget = QueryBudget(clock=lambda: clock.now, sleep=clock.sleep)
+def test_pages_of_a_session_are_never_paced_and_new_queries_only_after_60_in_an_hour(clock):
+    budget = QueryBudget(clock=clock.monotonic, sleep=clock.sleep)
     for _ in range(QUERIES_PER_HOUR):
         budget.acquire_call(request(""))  # a new query (page 0, cohorts/list)
         for page in range(1, 30):
             budget.acquire_call(request(f"session_id=1700000001-X&page={page}"))
-        clock.now += 1.0
-    assert clock.waits == []  # 60 queries of 30 pages each: 1,800 requests, no wait
+        clock.advance(1.0)
+    assert clock.sleeps == []  # 60 queries of 30 pages each: 1,800 requests, no wait
     budget.acquire_call(request("filter_by_cohort=%7B%22id%22%3A+7%7D"))
-    assert clock.waits == [pytest.approx(3600.0 - QUERIES_PER_HOUR)]  # the 61st query waits for the first to leave the hour
+    assert clock.sleeps == [pytest.approx(3600.0 - QUERIES_PER_HOUR)]  # the 61st query waits for the first to leave the hour
 
 
-def test_bytes_bodies_are_read_too():
-    clock = Clock()
-    budget = QueryBudget(clock=lambda: clock.now, sleep=clock.sleep)
+def test_bytes_bodies_are_read_too(clock):
+    budget = QueryBudget(clock=clock.monotonic, sleep=clock.sleep)
     for _ in range(QUERIES_PER_HOUR + 5):
         budget.acquire_call(request(b"session_id=abc&page=3"))
-    assert clock.waits == []
+    assert clock.sleeps == []

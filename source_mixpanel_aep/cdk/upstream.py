@@ -36,6 +36,7 @@ _SOURCE = "airbyte_cdk.sources.abstract_source:AbstractSource"
 _HTTP_CLIENT = "airbyte_cdk.sources.streams.http.http_client:HttpClient"
 _ENTRY = "source_mixpanel_aep.cdk.entry:read_lines"
 _READ_LOOP = "source_mixpanel_aep.cdk.read_loop"
+_STREAM_READ = "source_mixpanel_aep.cdk.stream_read"
 _HTTP_ERRORS = "source_mixpanel_aep.cdk.http_errors"
 _LOG_LINES = "source_mixpanel_aep.cdk.log_lines"
 
@@ -89,6 +90,18 @@ COPIED: Tuple[Copied, ...] = (
         why="copied, without its per-record work",
     ),
     Copied(
+        upstream="airbyte_cdk.sources.streams.core:Stream.read",
+        digest="3f2e0ce109021fbad9b46d013088eb3cbae2a15df703b5ecf857ef9e570db98b",
+        ours=(f"{_STREAM_READ}:read_slices", "source_mixpanel_aep.streams.export:ExportStream.read"),
+        why="its slice loop is copied for the events stream: slice log line, record limit per slice and over the read, a STATE per slice and at the end",
+    ),
+    Copied(
+        upstream="airbyte_cdk.sources.streams.core:Stream._checkpoint_state",
+        digest="3f230a076b05923e5cfc67bd34ffb22c8acfa4f57bc09235483d10681b8785f4",
+        ours=(f"{_STREAM_READ}:checkpoint",),
+        why="copied: a STATE through state_manager.update_state_for_stream, then create_state_message",
+    ),
+    Copied(
         upstream=f"{_HTTP_CLIENT}._send_with_retry",
         digest="48e0d637979e9546fce99d104ff080a0f3019b198d45c97bf4fbf96aba9ba12c",
         ours=(
@@ -124,13 +137,13 @@ COPIED: Tuple[Copied, ...] = (
     Copied(
         upstream="airbyte_cdk.models.airbyte_protocol:AirbyteMessage",
         digest="1745f2249697ca2ee596391766f02f08acc9a307633c5810245b48c30c58e6e9",
-        ours=("source_mixpanel_aep.streams.export:ExportStream._records_of",),
+        ours=("source_mixpanel_aep.streams.export_read:ExportRead._records_of",),
         why="its field order: the events stream builds each RECORD positionally (keywords cost twice as much per record)",
     ),
     Copied(
         upstream="airbyte_protocol_dataclasses.models.airbyte_protocol:AirbyteRecordMessage",
         digest="66c032e43fb2625292329ffee97ca139cf92f257894838d0551877275f90285c",
-        ours=("source_mixpanel_aep.streams.export:ExportStream._records_of",),
+        ours=("source_mixpanel_aep.streams.export_read:ExportRead._records_of",),
         why="its field order (stream, data, emitted_at): built positionally per record, as above",
     ),
     Copied(

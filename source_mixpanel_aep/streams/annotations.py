@@ -70,7 +70,7 @@ class AnnotationsStream(QueryStream, CheckpointMixin):
         if sync_mode == SyncMode.incremental and self._cursor is not None:
             first = self._cursor.date()
             self.logger.info(f"Stream 'annotations': reading annotations dated from {first} (the cursor {format_cursor(self._cursor)}).")
-        last = self._config.end_date or self._config.today()
+        last = self._config.end_date or self._config.today(self._clock.now())
         return [{"from": first.isoformat(), "to": max(first, last).isoformat()}]
 
     def request_params(self, stream_state: Optional[Mapping[str, Any]], stream_slice: Optional[Mapping[str, Any]] = None, next_page_token: Optional[Mapping[str, Any]] = None) -> MutableMapping[str, Any]:

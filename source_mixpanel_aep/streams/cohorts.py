@@ -21,7 +21,6 @@ bound (a part that cannot be split and keeps expiring fails the sync with a tran
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
@@ -75,7 +74,7 @@ class CohortMembersStream(EngageStream):
 
     def read_records(self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_slice: Optional[Mapping[str, Any]] = None, stream_state: Optional[Mapping[str, Any]] = None) -> Iterable[Any]:
         self._slice = stream_slice or {}
-        self._plan = plan = PartPlan(Part(), dt.datetime.now(dt.timezone.utc))
+        self._plan = plan = PartPlan(Part(), self._clock.now())
         before, pages = self._delivered, 0
         while (part := plan.next()) is not None:
             if part.kind == "done":

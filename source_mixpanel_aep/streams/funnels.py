@@ -21,7 +21,7 @@ its cursor kept; the sync goes on.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Union
+from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Union
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
 from ..cdk.errors import transient_error
+from ..clock import SYSTEM_CLOCK
 from ..records.people import Unmappable
 from ..records.reports import date_windows, duration_words, funnel_days, funnel_start, paced_seconds, to_funnel
 from .failure_words import error_text
@@ -80,13 +81,14 @@ class FunnelsStream(QueryStream, CheckpointMixin):
     noun = "funnel days"
     error_handler_class = FunnelErrorHandler
 
-    def __init__(self, config: Any, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc), **kwargs: Any):
-        self._now = now
+    def __init__(self, config: Any, **kwargs: Any):
+        clock = kwargs.get("clock", SYSTEM_CLOCK)  # the source's clock (QueryStream keeps it as _clock)
+        self._now = clock.now
         self._cursors: Dict[str, dt.date] = {}
         self._gone: Set[int] = set()
         self._days = 0  # funnel days read by the whole sync (_emitted counts one window's)
         self._slice: Mapping[str, Any] = {}
-        self._budget = kwargs.pop("budget", None) or QueryBudget()
+        self._budget = kwargs.pop("budget", None) or QueryBudget(clock=clock.monotonic, sleep=clock.sleep)
         super().__init__(config, budget=self._budget, **kwargs)
         self._list = FunnelsListStream(config, budget=self._budget, **kwargs)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Dict, List, Tuple
 
 from airbyte_cdk.models import (
@@ -17,6 +16,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..cdk.errors import system_error
+from ..clock import SYSTEM_CLOCK, Clock
 from .windows import Window
 
 MAX_LISTED = 20  # positions named per window in logs and in the final error; the rest are counted
@@ -25,8 +25,9 @@ MAX_LISTED = 20  # positions named per window in logs and in the final error; th
 class Progress:
     """Days and records done, and the row estimate the Airbyte UI shows as a progress bar."""
 
-    def __init__(self, total_days: int):
+    def __init__(self, total_days: int, clock: Clock = SYSTEM_CLOCK):
         self.total_days = total_days
+        self._clock = clock  # the ESTIMATE's emitted_at
         self.days_done = 0.0
         self.records = 0
 
@@ -37,7 +38,7 @@ class Progress:
     def estimate_message(self, stream_name: str) -> AirbyteMessage:
         per_day = self.records / max(self.days_done, 1)
         estimate = AirbyteEstimateTraceMessage(name=stream_name, type=EstimateType.STREAM, row_estimate=round(per_day * self.total_days))
-        trace = AirbyteTraceMessage(type=TraceType.ESTIMATE, emitted_at=time.time() * 1000, estimate=estimate)
+        trace = AirbyteTraceMessage(type=TraceType.ESTIMATE, emitted_at=self._clock.time() * 1000, estimate=estimate)
         return AirbyteMessage(type=Type.TRACE, trace=trace)
 
 

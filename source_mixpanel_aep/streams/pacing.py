@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import collections
-import time
 from typing import Any, Callable, Deque, Optional
 
 from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget, AbstractCallRatePolicy
+
+from ..clock import SYSTEM_CLOCK
 
 REQUESTS_PER_HOUR = 60
 REQUESTS_PER_SECOND = 3
@@ -23,8 +24,8 @@ class PacingBudget(AbstractAPIBudget):
         self,
         per_hour: int = REQUESTS_PER_HOUR,
         per_second: int = REQUESTS_PER_SECOND,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = SYSTEM_CLOCK.monotonic,
+        sleep: Callable[[float], None] = SYSTEM_CLOCK.sleep,
         on_wait: Optional[Callable[[float], None]] = None,
     ):
         self._limits = ((per_hour, 3600.0), (per_second, 1.0))

@@ -31,12 +31,13 @@ declares them where they are: primary key `[["_<tenant>", "distinct_id"]]`, curs
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
 
 import requests
 from airbyte_cdk.models import SyncMode, Type
 from airbyte_cdk.sources.streams.core import CheckpointMixin, StreamData
 
+from ..clock import SYSTEM_CLOCK
 from ..records.people import Unmappable, to_profile
 from ..records.xdm import xdm_settings
 from ..records.xdm_profile_payloads import profile_record_json_schema
@@ -62,9 +63,9 @@ def format_cursor(value: dt.datetime) -> str:
 class ProfilesStream(EngageStream, CheckpointMixin):
     name = "profiles"
 
-    def __init__(self, config: Any, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc), **kwargs: Any):
-        self._now = now
-        self._started = now()
+    def __init__(self, config: Any, **kwargs: Any):
+        self._now = kwargs.get("clock", SYSTEM_CLOCK).now  # the source's clock (QueryStream keeps it as _clock)
+        self._started = self._now()
         self._cursor: Optional[dt.datetime] = None
         self._newest: Optional[dt.datetime] = None
         self._unmappable = 0

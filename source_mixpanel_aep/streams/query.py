@@ -32,6 +32,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..cdk.errors import config_error, transient_error
 from ..config import MixpanelConfig
+from ..clock import SYSTEM_CLOCK, Clock
 from ..cdk.http_errors import retries_ran_out
 from .auth import authenticator
 from .backoff import ExportBackoffStrategy, backoff_strategy, retries_said
@@ -150,14 +151,15 @@ class QueryStream(HttpStream):
     noun = "records"  # in log lines
     error_handler_class = QueryErrorHandler  # a stream with an answer of its own to pass through subclasses it
 
-    def __init__(self, config: MixpanelConfig, *, budget: Optional[PacingBudget] = None, max_retries: int = MAX_RETRIES):
+    def __init__(self, config: MixpanelConfig, *, budget: Optional[PacingBudget] = None, max_retries: int = MAX_RETRIES, clock: Clock = SYSTEM_CLOCK):
         self._config = config
+        self._clock = clock  # the source's: what the streams read the time from (clock.py)
         self._max_retries = max_retries
         self._backoff: Optional[ExportBackoffStrategy] = None  # the HttpClient's, made once: its `retries` says how many a failed page got
         self._pages = 0
         self._emitted = 0
         self._delivered = 0  # by this stream in this sync, over every read_records
-        super().__init__(authenticator=authenticator(config.credentials), api_budget=budget or QueryBudget())
+        super().__init__(authenticator=authenticator(config.credentials), api_budget=budget or QueryBudget(clock=clock.monotonic, sleep=clock.sleep))
 
     @property
     def is_resumable(self) -> bool:
