@@ -28,8 +28,8 @@ from integration_tests.builders import (
 )
 from integration_tests.fake_mixpanel import FakeMixpanel
 from integration_tests.fake_mixpanel.people import distinct_id_of
-from source_mixpanel_aep.streams.settings import MAX_RETRIES
 from source_mixpanel_aep.streams.engage import SESSION_RESTARTS
+from source_mixpanel_aep.streams.settings import MAX_RETRIES
 
 PROFILES, PAGE = 35, 10  # pages of 10, 10, 10, 5
 ALL_IDS = [str(distinct_id_of(index)) for index in range(PROFILES)]

@@ -15,8 +15,8 @@ from airbyte_cdk.models import FailureType
 from integration_tests.builders import FakeSleeps, config, run_read, states, stream_records, stream_states, warnings
 from integration_tests.fake_mixpanel import FakeMixpanel
 from integration_tests.fake_mixpanel.people import distinct_id_of, last_seen_of
-from source_mixpanel_aep.streams.settings import MAX_RETRIES
 from source_mixpanel_aep.streams.engage import SESSION_RESTARTS
+from source_mixpanel_aep.streams.settings import MAX_RETRIES
 
 ENGAGE = "/api/query/engage"
 

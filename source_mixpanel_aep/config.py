@@ -26,7 +26,8 @@ from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from tzlocal.windows_tz import win_tz  # CLDR's Windows -> IANA table, kept up to date by tzlocal
 
-from .cdk.errors import config_error as traced_config_error, traced
+from .cdk.errors import config_error as traced_config_error
+from .cdk.errors import traced
 from .records.vocabulary import DEFAULT_NAMESPACES, IDENTITY_KEYS, TAKEN_PROPERTIES, XDM_TYPES  # a leaf: tables only, no XDM code
 
 SPEC: Mapping[str, Any] = json.loads(resources.files(__package__).joinpath("spec.json").read_text(encoding="utf-8"))

@@ -23,14 +23,14 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .clock import SYSTEM_CLOCK, Clock
-from .protocol.catalog_file import read_catalog_file
 from .config import SPEC, parse_config, read_config_file
 from .config_warnings import config_warnings
+from .protocol.catalog_file import read_catalog_file
 from .protocol.state import read_state_file, state_file_error
-from .streams import STREAM_CLASSES, ExportStream
-from .streams.settings import CHECK_SETTINGS
-from .streams.query import QueryBudget, QueryStream
 from .protocol.sync import read_streams
+from .streams import STREAM_CLASSES, ExportStream
+from .streams.query import QueryBudget, QueryStream
+from .streams.settings import CHECK_SETTINGS
 
 
 class SourceMixpanelAep(AbstractSource):

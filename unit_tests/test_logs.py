@@ -5,8 +5,8 @@ import logging
 import pytest
 from airbyte_cdk.utils.memory_monitor import MemoryMonitor
 
-from source_mixpanel_aep.protocol.logs import CDK_LOGGER, quiet_cdk_startup
 from source_mixpanel_aep.protocol.entry import SourceEntrypoint
+from source_mixpanel_aep.protocol.logs import CDK_LOGGER, quiet_cdk_startup
 from source_mixpanel_aep.source import SourceMixpanelAep
 
 

@@ -10,7 +10,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from source_mixpanel_aep.records.mapping import PROMOTED, to_record
-from source_mixpanel_aep.records.xdm import AEP_FIELDS, DEFAULT_NAMESPACES, XdmSettings, add_identity, field_name, promoted_fields, record_builder
+from source_mixpanel_aep.records.xdm import (
+    AEP_FIELDS,
+    DEFAULT_NAMESPACES,
+    XdmSettings,
+    add_identity,
+    field_name,
+    promoted_fields,
+    record_builder,
+)
 from source_mixpanel_aep.records.xdm_payloads import field_group
 from unit_tests.xdm_validator import XdmValidator
 

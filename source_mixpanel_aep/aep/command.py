@@ -32,14 +32,14 @@ from typing import List, Optional
 
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .batch import FINAL, report, status, upload
-from .client import DEFAULT_BASE_URL, AepClient, AepError, AepSettings
-from .jsonl import write_batch
-from .setup import STREAMS, Setup
 from ..config import parse_config
 from ..records.xdm import xdm_settings
 from ..records.xdm_payloads import FIELD_GROUP_ID, SCHEMA_ID, all_payloads
 from ..records.xdm_profile_payloads import PROFILE_FIELD_GROUP_ID, PROFILE_SCHEMA_ID, profile_payloads
+from .batch import FINAL, report, status, upload
+from .client import DEFAULT_BASE_URL, AepClient, AepError, AepSettings
+from .jsonl import write_batch
+from .setup import STREAMS, Setup
 
 PARTS = ("identity_namespaces", "field_group", "schema", "identity_descriptor", "profile_field_group", "profile_schema", "profile_identity_descriptor")
 DEFAULT_MAX_FILE_MB = 250  # AEP's batch ingestion takes files up to 256 MB: a margin for MB vs MiB

@@ -25,10 +25,10 @@ import sys
 import urllib.parse
 from typing import Any, Dict, Iterable, List, Optional, TextIO
 
-from .client import AepClient, AepError
 from ..records.xdm import XdmSettings
 from ..records.xdm_payloads import FIELD_GROUP_ID, all_payloads, identity_namespaces
 from ..records.xdm_profile_payloads import PROFILE_FIELD_GROUP_ID, profile_payloads
+from .client import AepClient, AepError
 
 REGISTRY = "/foundation/schemaregistry/tenant"
 LIST_ACCEPT = "application/vnd.adobe.xed-id+json"

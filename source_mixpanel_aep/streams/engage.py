@@ -27,9 +27,9 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
+from ..cdk.errors import transient_error
 from ..config import MixpanelConfig
 from ..records.values import utc_datetime
-from ..cdk.errors import transient_error
 from .failure_words import error_text
 from .parts import SESSION_RESTARTS, Part, PartPlan, Unfinishable
 from .query import QueryErrorHandler, QueryStream, body_of, sent_form

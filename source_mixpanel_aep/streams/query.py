@@ -31,9 +31,9 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..cdk.errors import config_error, transient_error
-from ..config import MixpanelConfig
-from ..clock import SYSTEM_CLOCK, Clock
 from ..cdk.http_errors import retries_ran_out
+from ..clock import SYSTEM_CLOCK, Clock
+from ..config import MixpanelConfig
 from .auth import authenticator
 from .backoff import ExportBackoffStrategy, backoff_strategy, retries_said
 from .error_table import ExportErrorHandler
