@@ -13,16 +13,44 @@ upstream function, and the drift test fails, naming what to re-read, when a CDK 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, TypeVar
 
-from airbyte_cdk.models import AirbyteMessage, Type
+from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.utils.schema_helpers import InternalConfig
 from airbyte_cdk.sources.utils.slice_logger import SliceLogger
 
 RECORD = Type.RECORD  # bound once: on Python 3.11 `Type.RECORD` is a Python-level EnumType.__getattr__ call
 Slice = TypeVar("Slice")
+# The field order record_message relies on; checked once at import against the installed protocol classes.
+_MESSAGE_FIELDS = ("type", "log", "spec", "connectionStatus", "catalog", "record")
+_RECORD_FIELDS = ("stream", "data", "emitted_at")
+
+
+def _positional_order_holds() -> bool:
+    message = tuple(field.name for field in dataclasses.fields(AirbyteMessage))[: len(_MESSAGE_FIELDS)]
+    record = tuple(field.name for field in dataclasses.fields(AirbyteRecordMessage))[: len(_RECORD_FIELDS)]
+    return message == _MESSAGE_FIELDS and record == _RECORD_FIELDS
+
+
+def _positional_record_message(stream: str, data: Dict[str, Any], emitted_at: int) -> AirbyteMessage:
+    return AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(stream, data, emitted_at))  # type: ignore[arg-type]
+
+
+def _keyword_record_message(stream: str, data: Dict[str, Any], emitted_at: int) -> AirbyteMessage:
+    return AirbyteMessage(type=RECORD, record=AirbyteRecordMessage(stream=stream, data=data, emitted_at=emitted_at))
+
+
+POSITIONAL = _positional_order_holds()
+# A RECORD message for one event. Positional arguments: the protocol dataclasses' generated __init__ takes them
+# at half the cost of keywords, once per record. That depends on the classes' field order, which the pinned
+# protocol package does not promise: checked above at import, with the keyword form as the fallback, and
+# cdk/upstream.py's digests of both classes make the drift test fail on any change.
+record_message: Callable[[str, Dict[str, Any], int], AirbyteMessage] = (
+    _positional_record_message if POSITIONAL else _keyword_record_message
+)
 
 
 def read_slices(

@@ -137,13 +137,13 @@ COPIED: Tuple[Copied, ...] = (
     Copied(
         upstream="airbyte_cdk.models.airbyte_protocol:AirbyteMessage",
         digest="1745f2249697ca2ee596391766f02f08acc9a307633c5810245b48c30c58e6e9",
-        ours=("source_mixpanel_aep.streams.export_read:ExportRead._records_of",),
-        why="its field order: the events stream builds each RECORD positionally (keywords cost twice as much per record)",
+        ours=("source_mixpanel_aep.cdk.stream_read:record_message",),
+        why="its field order: each RECORD of the events stream is built positionally (keywords cost twice as much per record)",
     ),
     Copied(
         upstream="airbyte_protocol_dataclasses.models.airbyte_protocol:AirbyteRecordMessage",
         digest="66c032e43fb2625292329ffee97ca139cf92f257894838d0551877275f90285c",
-        ours=("source_mixpanel_aep.streams.export_read:ExportRead._records_of",),
+        ours=("source_mixpanel_aep.cdk.stream_read:record_message",),
         why="its field order (stream, data, emitted_at): built positionally per record, as above",
     ),
     Copied(

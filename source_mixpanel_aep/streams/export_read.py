@@ -18,10 +18,10 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 import requests
 import urllib3
-from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage
+from airbyte_cdk.models import AirbyteMessage
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 
-from ..cdk.stream_read import RECORD, checkpoint
+from ..cdk.stream_read import checkpoint, record_message
 from ..clock import Clock
 from ..config import MixpanelConfig
 from ..records import mapping
@@ -224,7 +224,7 @@ class ExportRead:
 
     def _records_of(self, response: requests.Response, window: Window, undelivered: WindowLosses, check: Optional[ArrivalCheck] = None) -> Iterator[AirbyteMessage]:
         name = self.name
-        to_record, unmappable, stamp = self._records.map, mapping.UnmappableEvent, self._clock.time_ns
+        to_record, unmappable, stamp, message = self._records.map, mapping.UnmappableEvent, self._clock.time_ns, record_message
         count = 0
         try:
             for index, value in enumerate(self._values(response, window, undelivered), 1):
@@ -236,8 +236,7 @@ class ExportRead:
                 if check is not None:  # an event (it became a record): does it keep the arrival promise?
                     check(value)
                 count += 1
-                # Positional: the protocol classes' generated __init__ takes them at half the cost of keywords (pinned in tests)
-                yield AirbyteMessage(RECORD, None, None, None, None, AirbyteRecordMessage(name, record, stamp() // 1_000_000))  # type: ignore[arg-type]
+                yield message(name, record, stamp() // 1_000_000)
         finally:
             undelivered.delivered = count
 
