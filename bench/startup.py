@@ -18,7 +18,7 @@ def start_costs(args: argparse.Namespace, tries: int = 2) -> List[Dict[str, Any]
         ("python -c pass", [sys.executable, "-c", "pass"]),
         ("import requests (the floor's imports)", [sys.executable, "-c", "import json, requests"]),
         ("import the CDK alone (entrypoint + http)", [sys.executable, "-c", "import airbyte_cdk.entrypoint, airbyte_cdk.sources.streams.http"]),
-        # the same CDK import, with the collector off and serpyco-rs's docstring lookup skipped (package __init__, cdk_private)
+        # the same CDK import, with the collector off and serpyco-rs's docstring lookup skipped (package __init__, cdk/private.py)
         ("import the connector (CDK included)", [sys.executable, "-c", "import source_mixpanel_aep"]),
         ("connector `spec` (start to exit)", connector_command(args.entry) + ["spec"]),
     ]

@@ -10,7 +10,7 @@ from .cdk import private as _cdk_private
 #   about 0.09 s. They are never garbage, so the collector is off while they are imported, and on
 #   again afterwards (as it was) for whoever imported us.
 # - serpyco-rs re-parses the protocol module's source for every class it makes a serialiser for,
-#   only to put docstrings into JSON schemas nobody asks for: 0.28 s (cdk_private.without_attribute_docs).
+#   only to put docstrings into JSON schemas nobody asks for: 0.28 s (cdk/private.without_attribute_docs).
 _collecting = _gc.isenabled()
 _gc.disable()
 try:

@@ -13,9 +13,9 @@ identity descriptor for profiles (see docs/aep.md, *Into Adobe Experience Platfo
 same tables as the records (`xdm.py`, `xdm_profiles.py`), so they cannot disagree with them.
 `--part field_group` (etc.) prints one payload alone.
 
-`setup` creates them in AEP (`aep_setup`), `jsonl` writes a read's records as batch files and keeps
-its state (`aep_jsonl`), `upload` sends one folder as one batch and `status` reads how a batch ended
-(`aep_batch`). AEP's credentials come from the environment (`aep_client`: AEP_ACCESS_TOKEN,
+`setup` creates them in AEP (`aep/setup.py`), `jsonl` writes a read's records as batch files and keeps
+its state (`aep/jsonl.py`), `upload` sends one folder as one batch and `status` reads how a batch ended
+(`aep/batch.py`). AEP's credentials come from the environment (`aep/client.py`: AEP_ACCESS_TOKEN,
 AEP_API_KEY, AEP_ORG_ID, AEP_SANDBOX, optional AEP_BASE_URL); they are never printed.
 
 The config is checked by the connector's `parse_config` as if output_format were "xdm": a mistake
