@@ -1,7 +1,7 @@
 """The one error type of config/: a user's mistake in a named field, with the fix.
 
-Its own module because every other module of config/ raises it (fields, XDM fields, the spec check)
-and `streams/group_profiles.py` raises it too: a leaf they can all import without a cycle.
+Its own module because fields.py, xdm_fields.py and parse.py all raise it (and `streams/group_profiles.py`
+too, through the package): one home they import without a cycle.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The typed config a stream reads (`MixpanelConfig`, `Credentials`, `XdmConfig`) and its defaults.
 
 Plain data and the constants the checks and the streams share (region hosts, auth types, defaults);
-no checking here (that is fields.py, xdm_fields.py and parse.py), so a stream reading its config
-imports nothing but dataclasses.
+no checking here: that is fields.py and xdm_fields.py, run by parse.py.
 """
 
 from __future__ import annotations
