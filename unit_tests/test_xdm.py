@@ -339,7 +339,7 @@ def test_given_a_record_with_20_identities_then_a_21st_is_refused_and_the_caller
 
 
 def test_the_vocabulary_config_checks_against_is_the_records_own():
-    """config.py reads records/vocabulary.py (a leaf) instead of the XDM code: its tables must be what the records use."""
+    """config/ reads records/vocabulary.py (a leaf) instead of the XDM code: its tables must be what the records use."""
     from source_mixpanel_aep.records import vocabulary
     from source_mixpanel_aep.records.xdm import CONVERTERS
 

@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from .mapping import PROMOTED
 from .values import XDM_LONG_MAX, json_text, xdm_boolean, xdm_integer, xdm_number, xdm_string
-from .vocabulary import DEFAULT_NAMESPACES  # noqa: F401  # re-exported: xdm_payloads and the tests read it here; its home is the leaf config.py reads
+from .vocabulary import DEFAULT_NAMESPACES  # noqa: F401  # re-exported: xdm_payloads and the tests read it here; its home is the leaf config/ reads
 
 PROPERTIES_FIELD = "properties"
 # AEP's identity guardrails (Identity Service): these values are blocked, a longer id is refused, and a
@@ -126,7 +126,7 @@ def promoted_fields(xdm_fields: Mapping[str, str]) -> Tuple[Field, ...]:
 
 
 class ConfiguredXdm(Protocol):
-    """The XDM settings as config.py keeps them (config.XdmConfig): plain data, checked there, so config imports no XDM code."""
+    """The XDM settings as config/ keeps them (config.XdmConfig): plain data, checked there, so config imports no XDM code."""
 
     tenant: str
     namespaces: Mapping[str, Optional[str]]
