@@ -173,9 +173,9 @@ def _private_names_imported(module: str, text: str) -> List[str]:
             for alias in node.names if alias.name.startswith("_")]
 
 
-@pytest.mark.parametrize("layer", ["records", "protocol", "aep", "config"])
+@pytest.mark.parametrize("layer", ["records", "protocol", "aep", "config", "streams", "cdk"])
 def test_no_private_name_is_imported_across_modules(layer):
-    """The shared converters live in records/values.py under public names; streams/ is left to its own rework."""
+    """A helper two modules share is public in one home (the converters: records/values.py; the window planner: streams/plan.py)."""
     paths = sorted((ROOT / layer).rglob("*.py"))
     broken = [line for path in paths for line in _private_names_imported(_module_name(path), path.read_text(encoding="utf-8"))]
     assert not broken, "\n  ".join(["a private name imported across modules:"] + broken)

@@ -37,7 +37,7 @@ import datetime as dt
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterator, Optional
 
-from .plan import DAY, PlanSettings, ReadState, WindowSizer, _consecutive
+from .plan import DAY, PlanSettings, ReadState, WindowSizer, consecutive_windows
 from .windows import ARRIVAL_FIELD, UTC, Window, arrival_ms, day_start
 
 
@@ -61,7 +61,7 @@ def arrival_windows(sizer: WindowSizer, base: dt.datetime, settings: PlanSetting
     """
     since = base - settings.arrival_overlap
     share = min(1.0, max(0.0, (now - since) / DAY))
-    return _consecutive(sizer, arrival_first_day(base, settings), None, last, sweep=False, now=now, share=share, arrived_since=since)
+    return consecutive_windows(sizer, arrival_first_day(base, settings), None, last, sweep=False, now=now, share=share, arrived_since=since)
 
 
 def arrival_first_day(base: dt.datetime, settings: PlanSettings) -> dt.date:

@@ -311,7 +311,7 @@ def fresh_start(state: ReadState, settings: PlanSettings) -> tuple[dt.date, Opti
 
 def fresh_windows(sizer: WindowSizer, first: dt.date, since: Optional[dt.datetime], last: dt.date, now: dt.datetime) -> Iterator[Window]:
     """The fresh part, one window at a time: each is sized when it is asked for, from what was read before it."""
-    return _consecutive(sizer, first, since, last, sweep=False, now=now)
+    return consecutive_windows(sizer, first, since, last, sweep=False, now=now)
 
 
 def sweep_windows(sizer: WindowSizer, days: List[dt.date], unstamped: bool = False) -> Iterator[Window]:
@@ -325,11 +325,11 @@ def sweep_windows(sizer: WindowSizer, days: List[dt.date], unstamped: bool = Fal
         run_end = index
         while run_end + 1 < len(days) and days[run_end + 1] == days[run_end] + DAY:
             run_end += 1
-        yield from _consecutive(sizer, days[index], None, days[run_end], sweep=True, share=0.0 if unstamped else 1.0, unstamped=unstamped)
+        yield from consecutive_windows(sizer, days[index], None, days[run_end], sweep=True, share=0.0 if unstamped else 1.0, unstamped=unstamped)
         index = run_end + 1
 
 
-def _consecutive(sizer: WindowSizer, day: dt.date, since: Optional[dt.datetime], last: dt.date, sweep: bool, now: Optional[dt.datetime] = None,
+def consecutive_windows(sizer: WindowSizer, day: dt.date, since: Optional[dt.datetime], last: dt.date, sweep: bool, now: Optional[dt.datetime] = None,
                  share: float = 1.0, arrived_since: Optional[dt.datetime] = None, unstamped: bool = False) -> Iterator[Window]:
     """Windows from `day` (at `since`) to the end of `last`, each starting where the one before ended."""
     while day <= last:
