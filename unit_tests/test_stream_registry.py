@@ -71,3 +71,34 @@ def test_the_tests_catalogs_declare_the_registry_streams():
     from integration_tests.builders import STREAMS
 
     assert tuple(STREAMS) == STREAM_NAMES
+
+
+def query_stream_names():
+    from source_mixpanel_aep.streams.query import QueryStream
+
+    return {cls.name for cls in STREAM_CLASSES if issubclass(cls, QueryStream)}
+
+
+def _named_list(text: str) -> set:
+    """'a, b, c and d' -> {'a', 'b', 'c', 'd'} (backticks dropped)."""
+    return {name.strip().strip("`") for part in text.split(",") for name in part.split(" and ") if name.strip()}
+
+
+def test_the_query_base_url_texts_name_every_query_api_stream():
+    """spec.json's and the README's query_base_url say which streams it serves: the registry's Query API streams, no more."""
+    import json
+    import re
+
+    root = SCHEMAS.parent
+    description = json.loads((root / "spec.json").read_text())["connectionSpecification"]["properties"]["query_base_url"]["description"]
+    in_spec = re.search(r"Where the (.+?) streams are read", description)
+    row = next(line for line in (root.parent / "README.md").read_text().splitlines() if line.startswith("| `query_base_url`"))
+    in_readme = re.search(r"Where (.+?) are read", row)
+    assert in_spec and in_readme, "the query_base_url texts no longer say 'Where the ... streams are read' / 'Where ... are read'"
+    assert _named_list(in_spec.group(1)) == query_stream_names(), "spec.json's query_base_url description"
+    assert _named_list(in_readme.group(1)) == query_stream_names(), "README.md's query_base_url row"
+
+
+def test_a_list_missing_a_stream_is_seen():
+    assert _named_list("`profiles`, `cohorts` and `funnels`") == {"profiles", "cohorts", "funnels"}
+    assert _named_list("profiles and cohorts") != query_stream_names()
